@@ -1,0 +1,386 @@
+//! Links, addresses and routes through rtnetlink.
+//!
+//! rtnetlink is async and a netns is per thread, so every batch of requests
+//! runs on a fresh dedicated thread with its own current-thread tokio runtime.
+//! For the sandbox side that thread first `setns`es into the sandbox's netns
+//! and only then opens its netlink socket; no tokio worker is ever moved.
+
+use std::future::Future;
+use std::net::IpAddr;
+use std::os::fd::{AsFd, AsRawFd};
+use std::path::{Path, PathBuf};
+
+use futures_util::TryStreamExt;
+use ipnet::IpNet;
+use netlink_packet_route::address::{AddressAttribute, AddressFlags};
+use netlink_packet_route::link::{InfoData, InfoVeth, LinkAttribute, LinkFlags};
+use netlink_packet_route::route::{RouteAddress, RouteAttribute, RouteType};
+use rtnetlink::{Handle, LinkBridge, LinkBridgePort, LinkUnspec, LinkVeth, RouteMessageBuilder};
+
+use crate::error::{NetError, Result};
+
+/// A route of the host's main table (what a new subnet must not overlap).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostRoute {
+    /// Destination prefix.
+    pub dst: IpNet,
+    /// Output device name, when the route has one.
+    pub dev: Option<String>,
+}
+
+/// Run `f` with a netlink handle on a dedicated thread, in the caller's netns
+/// or, with `netns`, inside that network namespace; wait for it.
+pub(crate) fn run<T, F, Fut>(netns: Option<&Path>, f: F) -> Result<T>
+where
+    T: Send + 'static,
+    F: FnOnce(Handle) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<T>>,
+{
+    spawn(netns, f)?.join()
+}
+
+/// A netlink batch running on its own thread; [`Pending::join`] waits for it.
+#[derive(Debug)]
+pub(crate) struct Pending<T>(std::thread::JoinHandle<Result<T>>);
+
+impl<T> Pending<T> {
+    /// Wait for the batch and return its outcome.
+    pub(crate) fn join(self) -> Result<T> {
+        self.0
+            .join()
+            .map_err(|_| nl_err("netlink thread", "panicked"))?
+    }
+}
+
+/// Start `f` like [`run`] but return at once, so the caller can do other
+/// work (the firewall transaction) while the kernel handles the links.
+pub(crate) fn spawn<T, F, Fut>(netns: Option<&Path>, f: F) -> Result<Pending<T>>
+where
+    T: Send + 'static,
+    F: FnOnce(Handle) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<T>>,
+{
+    let netns: Option<PathBuf> = netns.map(Path::to_path_buf);
+    let worker = std::thread::Builder::new()
+        .name("rcrun-netlink".into())
+        .spawn(move || -> Result<T> {
+            if let Some(path) = &netns {
+                enter_netns(path)?;
+            }
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_io()
+                .build()
+                .map_err(|e| nl_err("start netlink runtime", e))?;
+            rt.block_on(async move {
+                let (conn, handle, _) =
+                    rtnetlink::new_connection().map_err(|e| nl_err("open netlink socket", e))?;
+                let task = tokio::spawn(conn);
+                let out = f(handle).await;
+                task.abort();
+                out
+            })
+        })
+        .map_err(|e| nl_err("spawn netlink thread", e))?;
+    Ok(Pending(worker))
+}
+
+/// Move the current (dedicated) thread into the netns at `path`.
+fn enter_netns(path: &Path) -> Result<()> {
+    let file = std::fs::File::open(path).map_err(|e| NetError::Netns {
+        path: path.to_path_buf(),
+        detail: e.to_string(),
+    })?;
+    nix::sched::setns(file.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET).map_err(|e| {
+        NetError::Netns {
+            path: path.to_path_buf(),
+            detail: format!("setns: {e}"),
+        }
+    })
+}
+
+fn nl_err(op: impl Into<String>, detail: impl std::fmt::Display) -> NetError {
+    NetError::Netlink {
+        op: op.into(),
+        detail: detail.to_string(),
+    }
+}
+
+/// The positive errno of a netlink error answer, if it is one.
+fn errno(e: &rtnetlink::Error) -> Option<i32> {
+    match e {
+        rtnetlink::Error::NetlinkError(m) => Some(-m.raw_code()),
+        _ => None,
+    }
+}
+
+/// Index of link `name`, `None` when it does not exist.
+pub(crate) async fn link_index(h: &Handle, name: &str) -> Result<Option<u32>> {
+    let mut links = h.link().get().match_name(name.to_string()).execute();
+    match links.try_next().await {
+        Ok(Some(msg)) => Ok(Some(msg.header.index)),
+        Ok(None) => Ok(None),
+        Err(e) if errno(&e) == Some(libc::ENODEV) => Ok(None),
+        Err(e) => Err(nl_err(format!("get link {name}"), e)),
+    }
+}
+
+async fn addresses_of(h: &Handle, index: u32) -> Result<Vec<IpAddr>> {
+    let mut out = Vec::new();
+    let mut s = h.address().get().set_link_index_filter(index).execute();
+    while let Some(msg) = s
+        .try_next()
+        .await
+        .map_err(|e| nl_err("list addresses", e))?
+    {
+        if msg.header.index != index {
+            continue;
+        }
+        for a in &msg.attributes {
+            if let AddressAttribute::Address(ip) = a {
+                out.push(*ip);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Add `addr` to link `index`; IPv6 without duplicate address detection so
+/// it is usable at once. An address already present is fine.
+async fn add_address(h: &Handle, index: u32, addr: IpNet, what: &str) -> Result<()> {
+    let mut req = h.address().add(index, addr.addr(), addr.prefix_len());
+    if addr.addr().is_ipv6() {
+        req.message_mut()
+            .attributes
+            .push(AddressAttribute::Flags(AddressFlags::Nodad));
+    }
+    match req.execute().await {
+        Ok(()) => Ok(()),
+        Err(e) if errno(&e) == Some(libc::EEXIST) => Ok(()),
+        Err(e) => Err(nl_err(format!("add address {addr} to {what}"), e)),
+    }
+}
+
+async fn set_up(h: &Handle, index: u32, what: &str) -> Result<()> {
+    h.link()
+        .change(LinkUnspec::new_with_index(index).up().build())
+        .execute()
+        .await
+        .map_err(|e| nl_err(format!("set {what} up"), e))
+}
+
+/// Make sure bridge `name` exists, is up and holds the gateway addresses.
+/// Returns true when the bridge had to be created.
+pub(crate) async fn ensure_bridge(h: &Handle, name: &str, gateways: &[IpNet]) -> Result<bool> {
+    let mut created = false;
+    let index = match link_index(h, name).await? {
+        Some(i) => i,
+        None => {
+            match h.link().add(LinkBridge::new(name).build()).execute().await {
+                Ok(()) => created = true,
+                Err(e) if errno(&e) == Some(libc::EEXIST) => {}
+                Err(e) => return Err(nl_err(format!("create bridge {name}"), e)),
+            }
+            link_index(h, name)
+                .await?
+                .ok_or_else(|| nl_err(format!("create bridge {name}"), "vanished after creation"))?
+        }
+    };
+    let have = addresses_of(h, index).await?;
+    for gw in gateways {
+        if !have.contains(&gw.addr()) {
+            add_address(h, index, *gw, name).await?;
+        }
+    }
+    set_up(h, index, name).await?;
+    Ok(created)
+}
+
+/// Delete link `name`; a link that is already gone is fine.
+pub(crate) async fn delete_link(h: &Handle, name: &str) -> Result<()> {
+    let Some(index) = link_index(h, name).await? else {
+        return Ok(());
+    };
+    match h.link().del(index).execute().await {
+        Ok(()) => Ok(()),
+        Err(e) if errno(&e) == Some(libc::ENODEV) => Ok(()),
+        Err(e) => Err(nl_err(format!("delete link {name}"), e)),
+    }
+}
+
+/// What the host side of an attach creates.
+#[derive(Debug, Clone)]
+pub(crate) struct VethPlan {
+    /// Host end name (enslaved to the bridge).
+    pub host: String,
+    /// Bridge name.
+    pub bridge: String,
+    /// Name of the peer inside the sandbox.
+    pub peer: String,
+    /// Peer MAC address.
+    pub mac: [u8; 6],
+    /// Sandbox netns path.
+    pub netns: PathBuf,
+}
+
+/// Create the veth pair with the host end up on the bridge and the peer made
+/// directly inside the sandbox netns under its final name and MAC.
+pub(crate) async fn create_veth(h: &Handle, plan: &VethPlan) -> Result<()> {
+    let ns = std::fs::File::open(&plan.netns).map_err(|e| NetError::Netns {
+        path: plan.netns.clone(),
+        detail: e.to_string(),
+    })?;
+    let bridge = link_index(h, &plan.bridge)
+        .await?
+        .ok_or_else(|| nl_err(format!("find bridge {}", plan.bridge), "no such device"))?;
+    let peer = LinkUnspec::new_with_name(&plan.peer)
+        .address(plan.mac.to_vec())
+        .setns_by_fd(ns.as_raw_fd())
+        .build();
+    let msg = LinkVeth::new(&plan.host, &plan.peer)
+        .set_info_data(InfoData::Veth(InfoVeth::Peer(peer)))
+        .controller(bridge)
+        .up()
+        .build();
+    let op = || {
+        format!(
+            "create veth {} <-> {} in {}",
+            plan.host,
+            plan.peer,
+            plan.netns.display()
+        )
+    };
+    match h.link().add(msg.clone()).execute().await {
+        Ok(()) => {}
+        // A host end left by a crashed attach of the same sandbox: replace it.
+        Err(e) if errno(&e) == Some(libc::EEXIST) && link_index(h, &plan.host).await?.is_some() => {
+            delete_link(h, &plan.host).await?;
+            h.link()
+                .add(msg)
+                .execute()
+                .await
+                .map_err(|e| nl_err(op(), e))?;
+        }
+        Err(e) => return Err(nl_err(op(), e)),
+    }
+    drop(ns);
+    set_hairpin(h, &plan.host).await
+}
+
+/// Turn on hairpin mode on bridge port `name`, so a packet DNATed back to the
+/// sandbox it came from (a container reaching its own published port through
+/// a host address, with br_netfilter on) may leave by the port it entered.
+async fn set_hairpin(h: &Handle, name: &str) -> Result<()> {
+    let index = link_index(h, name)
+        .await?
+        .ok_or_else(|| nl_err(format!("hairpin on {name}"), "no such device"))?;
+    h.link()
+        .set_port(LinkBridgePort::new(index).hairpin(true).build())
+        .execute()
+        .await
+        .map_err(|e| nl_err(format!("hairpin on {name}"), e))
+}
+
+/// Inside the sandbox: `lo` up, addresses on `ifname`, `ifname` up, default
+/// route(s) via the gateway(s).
+pub(crate) async fn configure_sandbox(
+    h: &Handle,
+    ifname: &str,
+    addrs: &[IpNet],
+    gateways: &[IpAddr],
+) -> Result<()> {
+    let lo = link_index(h, "lo")
+        .await?
+        .ok_or_else(|| nl_err("find lo", "no such device"))?;
+    set_up(h, lo, "lo").await?;
+    let idx = link_index(h, ifname)
+        .await?
+        .ok_or_else(|| nl_err(format!("find {ifname} in sandbox"), "no such device"))?;
+    for a in addrs {
+        add_address(h, idx, *a, ifname).await?;
+    }
+    set_up(h, idx, ifname).await?;
+    for gw in gateways {
+        let msg = match gw {
+            IpAddr::V4(g) => RouteMessageBuilder::<std::net::Ipv4Addr>::new()
+                .output_interface(idx)
+                .gateway(*g)
+                .build(),
+            IpAddr::V6(g) => RouteMessageBuilder::<std::net::Ipv6Addr>::new()
+                .output_interface(idx)
+                .gateway(*g)
+                .build(),
+        };
+        match h.route().add(msg).execute().await {
+            Ok(()) => {}
+            Err(e) if errno(&e) == Some(libc::EEXIST) => {}
+            Err(e) => return Err(nl_err(format!("add default route via {gw}"), e)),
+        }
+    }
+    Ok(())
+}
+
+/// True when link `name` exists and is up (used by `check`).
+pub(crate) async fn link_is_up(h: &Handle, name: &str) -> Result<bool> {
+    let mut links = h.link().get().match_name(name.to_string()).execute();
+    match links.try_next().await {
+        Ok(Some(msg)) => Ok(msg.header.flags.contains(LinkFlags::Up)),
+        Ok(None) => Ok(false),
+        Err(e) if errno(&e) == Some(libc::ENODEV) => Ok(false),
+        Err(e) => Err(nl_err(format!("get link {name}"), e)),
+    }
+}
+
+/// Unicast routes of the main table, IPv4 and IPv6, with device names.
+pub(crate) async fn host_routes(h: &Handle) -> Result<Vec<HostRoute>> {
+    let mut names = std::collections::HashMap::new();
+    let mut links = h.link().get().execute();
+    while let Some(l) = links
+        .try_next()
+        .await
+        .map_err(|e| nl_err("list links", e))?
+    {
+        for a in &l.attributes {
+            if let LinkAttribute::IfName(n) = a {
+                names.insert(l.header.index, n.clone());
+            }
+        }
+    }
+    let mut out = Vec::new();
+    let queries = [
+        RouteMessageBuilder::<std::net::Ipv4Addr>::new().build(),
+        RouteMessageBuilder::<std::net::Ipv6Addr>::new().build(),
+    ];
+    for q in queries {
+        let mut routes = h.route().get(q).execute();
+        while let Some(r) = routes
+            .try_next()
+            .await
+            .map_err(|e| nl_err("list routes", e))?
+        {
+            if r.header.kind != RouteType::Unicast || r.header.table != 254 {
+                continue;
+            }
+            let mut dst = None;
+            let mut dev = None;
+            for a in &r.attributes {
+                match a {
+                    RouteAttribute::Destination(RouteAddress::Inet(ip)) => {
+                        dst = Some(IpAddr::V4(*ip))
+                    }
+                    RouteAttribute::Destination(RouteAddress::Inet6(ip)) => {
+                        dst = Some(IpAddr::V6(*ip))
+                    }
+                    RouteAttribute::Oif(i) => dev = names.get(i).cloned(),
+                    _ => {}
+                }
+            }
+            let Some(dst) = dst else { continue }; // the default route
+            if let Ok(net) = IpNet::new(dst, r.header.destination_prefix_length) {
+                if net.prefix_len() > 0 {
+                    out.push(HostRoute { dst: net, dev });
+                }
+            }
+        }
+    }
+    Ok(out)
+}
