@@ -330,6 +330,7 @@ impl NetworkBackend for CniBackend {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::test_list;
     use crate::version::SpecVersion;
 
     #[test]
@@ -355,11 +356,7 @@ mod tests {
 
     #[test]
     fn ports_need_the_capability() {
-        let list = NetworkConfigList::from_bytes(
-            br#"{"cniVersion":"1.0.0","name":"n","plugins":[{"type":"bridge"}]}"#,
-            Path::new("/x.conflist"),
-        )
-        .unwrap();
+        let list = test_list(r#"{"cniVersion":"1.0.0","name":"n","plugins":[{"type":"bridge"}]}"#);
         let sandbox = SandboxRef {
             id: "c1".into(),
             netns: "/run/netns/x".into(),
@@ -375,11 +372,9 @@ mod tests {
         };
         let e = CniBackend::runtime_conf(&list, &sandbox, &opts).unwrap_err();
         assert!(e.to_string().contains("portMappings"), "{e}");
-        let list = NetworkConfigList::from_bytes(
-            br#"{"cniVersion":"1.0.0","name":"n","plugins":[{"type":"portmap","capabilities":{"portMappings":true}}]}"#,
-            Path::new("/x.conflist"),
-        )
-        .unwrap();
+        let list = test_list(
+            r#"{"cniVersion":"1.0.0","name":"n","plugins":[{"type":"portmap","capabilities":{"portMappings":true}}]}"#,
+        );
         let (rt, ports) = CniBackend::runtime_conf(&list, &sandbox, &opts).unwrap();
         assert_ne!(ports[0].host_port, 0);
         assert_eq!(rt.ifname, "eth0");

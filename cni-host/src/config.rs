@@ -235,6 +235,13 @@ impl NetworkConfigList {
     }
 }
 
+/// Parse an inline conflist (for the unit tests of modules that take lists).
+#[cfg(test)]
+pub(crate) fn test_list(json: &str) -> NetworkConfigList {
+    NetworkConfigList::from_bytes(json.as_bytes(), Path::new("/etc/cni/net.d/10-x.conflist"))
+        .expect("test conflist parses")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -420,17 +420,15 @@ impl CniHost {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::path::Path;
+    use crate::config::test_list;
 
     #[test]
     fn stdin_injects_name_version_prev_result_and_declared_capabilities() {
-        let list = NetworkConfigList::from_bytes(
-            br#"{"cniVersion":"0.4.0","name":"n","plugins":[
+        let list = test_list(
+            r#"{"cniVersion":"0.4.0","name":"n","plugins":[
                 {"type":"a","name":"ignored","cniVersion":"9.9.9","keep":1,
                  "capabilities":{"mac":true,"ips":false},"runtimeConfig":{"old":true}}]}"#,
-            Path::new("/x.conflist"),
-        )
-        .unwrap();
+        );
         let prev = CniResult::parse(
             br#"{"cniVersion":"1.0.0","ips":[{"address":"10.0.0.2/24"}]}"#,
             SpecVersion::V1_0_0,
@@ -465,11 +463,7 @@ mod tests {
 
     #[test]
     fn rejects_bad_ids_before_running_anything() {
-        let list = NetworkConfigList::from_bytes(
-            br#"{"cniVersion":"1.0.0","name":"n","plugins":[{"type":"a"}]}"#,
-            Path::new("/x.conflist"),
-        )
-        .unwrap();
+        let list = test_list(r#"{"cniVersion":"1.0.0","name":"n","plugins":[{"type":"a"}]}"#);
         let d = tempfile::tempdir().unwrap();
         let host = CniHost::new(PluginPath::new([d.path()]), d.path());
         let rt = RuntimeConf {

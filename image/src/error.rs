@@ -69,6 +69,12 @@ pub enum ImageError {
         /// What is wrong with it.
         reason: String,
     },
+    /// A `--platform` value that is not `os/arch[/variant]`.
+    #[error("invalid platform {value:?}: expected os/arch[/variant], e.g. linux/arm64/v8")]
+    InvalidPlatform {
+        /// The value as given.
+        value: String,
+    },
     /// A layer tar entry that is hostile or cannot be applied.
     #[error("layer {layer}: entry {entry:?}: {reason}")]
     BadLayerEntry {

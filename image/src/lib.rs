@@ -10,6 +10,7 @@ pub mod digest;
 pub mod error;
 pub mod manifest;
 pub mod passwd;
+pub mod platform;
 pub mod reference;
 pub mod registry;
 pub mod rootfs;
@@ -20,5 +21,6 @@ pub mod time;
 pub mod unpack;
 
 pub use error::{ImageError, Result};
+pub use platform::Platform;
 pub use reference::Reference;
 pub use store::{BlobLock, ImageRecord, LayerRecord, Lease, Store};

@@ -1,6 +1,6 @@
 //! Parsing and checking the JSON documents of an image: manifests (OCI and
-//! Docker schema 2), image indexes / manifest lists, image configs; and the
-//! host-platform choice in an index.
+//! Docker schema 2), image indexes / manifest lists, image configs. Choosing a
+//! platform's entry from an index is [`crate::platform`]'s job.
 
 use oci_spec::image::{Descriptor, ImageConfiguration, ImageIndex, ImageManifest};
 
@@ -103,93 +103,6 @@ fn check_descriptor(d: &Descriptor, what: &'static str, digest: &str) -> Result<
     Ok(())
 }
 
-/// The platform of this host in OCI terms: (`linux`, GOARCH, variant).
-pub fn host_platform() -> (String, String, Option<String>) {
-    let arch = match std::env::consts::ARCH {
-        "x86_64" => "amd64",
-        "aarch64" => "arm64",
-        "x86" => "386",
-        "arm" => "arm",
-        "powerpc64" => "ppc64le",
-        "s390x" => "s390x",
-        "riscv64" => "riscv64",
-        other => other,
-    };
-    let variant = match arch {
-        "arm64" => Some("v8".to_string()),
-        "arm" => Some("v7".to_string()),
-        _ => None,
-    };
-    ("linux".into(), arch.into(), variant)
-}
-
-/// Parse `os/arch[/variant]` (as `--platform` takes it).
-pub fn parse_platform(s: &str) -> Result<(String, String, Option<String>)> {
-    let parts: Vec<&str> = s.split('/').collect();
-    match parts.as_slice() {
-        [os, arch] if !os.is_empty() && !arch.is_empty() => {
-            Ok((os.to_string(), arch.to_string(), None))
-        }
-        [os, arch, v] if !os.is_empty() && !arch.is_empty() && !v.is_empty() => {
-            Ok((os.to_string(), arch.to_string(), Some(v.to_string())))
-        }
-        _ => Err(ImageError::InvalidContent {
-            what: "platform",
-            digest: s.to_string(),
-            reason: "expected os/arch or os/arch/variant".into(),
-        }),
-    }
-}
-
-/// Choose the manifest for `platform` (os, arch, variant) from an index: an
-/// exact variant match wins, then a descriptor without variant, then any
-/// variant of the arch (arm64 images often omit `v8`).
-pub fn select_platform<'a>(
-    index: &'a ImageIndex,
-    platform: &(String, String, Option<String>),
-    index_digest: &str,
-) -> Result<&'a Descriptor> {
-    let (os, arch, variant) = platform;
-    let candidates: Vec<&Descriptor> = index
-        .manifests()
-        .iter()
-        .filter(|d| {
-            d.platform()
-                .as_ref()
-                .is_some_and(|p| p.os().to_string() == *os && p.architecture().to_string() == *arch)
-        })
-        .collect();
-    let variant_of = |d: &Descriptor| d.platform().as_ref().and_then(|p| p.variant().clone());
-    let pick = candidates
-        .iter()
-        .find(|d| variant.is_some() && variant_of(d) == *variant)
-        .or_else(|| candidates.iter().find(|d| variant_of(d).is_none()))
-        .or_else(|| candidates.first());
-    match pick {
-        Some(d) => Ok(d),
-        None => {
-            let have: Vec<String> = index
-                .manifests()
-                .iter()
-                .filter_map(|d| d.platform().as_ref())
-                .map(|p| format!("{}/{}", p.os(), p.architecture()))
-                .collect();
-            Err(ImageError::InvalidContent {
-                what: "image index",
-                digest: index_digest.to_string(),
-                reason: format!(
-                    "no manifest for platform {os}/{arch} (it has: {})",
-                    if have.is_empty() {
-                        "none".into()
-                    } else {
-                        have.join(", ")
-                    }
-                ),
-            })
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -212,17 +125,6 @@ mod tests {
         assert!(!is_index(
             br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json"}"#
         ));
-    }
-
-    #[test]
-    fn platform_selection_picks_matching_arch() {
-        let idx = parse_index(index_json().as_bytes(), D).unwrap();
-        let amd = select_platform(&idx, &("linux".into(), "amd64".into(), None), D).unwrap();
-        assert_eq!(amd.size(), 2);
-        let arm = select_platform(&idx, &parse_platform("linux/arm64/v8").unwrap(), D).unwrap();
-        assert_eq!(arm.size(), 1);
-        let err = select_platform(&idx, &("linux".into(), "s390x".into(), None), D).unwrap_err();
-        assert!(err.to_string().contains("linux/amd64"), "{err}");
     }
 
     #[test]

@@ -1,11 +1,14 @@
 //! Platforms (`os/arch[/variant]`): parsing `--platform`, the host's own, and
 //! choosing a manifest from an image index the way containerd does
 //! (architecture aliases normalised, `arm64` means `arm64/v8`, entries for
-//! attestations (`unknown/unknown`) never chosen).
+//! attestations (`unknown/unknown`) never chosen). Used by both registry
+//! pulls and archive loads.
 
 use std::fmt;
 
-use super::error::{RegistryError, Result};
+use oci_spec::image::{Descriptor, ImageIndex};
+
+use crate::error::{ImageError, Result};
 
 /// A platform an image is built for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,7 +25,7 @@ impl Platform {
     /// Parse `os/arch[/variant]` (arch aliases such as `x86_64` and `aarch64`
     /// are accepted and normalised).
     pub fn parse(s: &str) -> Result<Platform> {
-        let bad = || RegistryError::InvalidPlatform {
+        let bad = || ImageError::InvalidPlatform {
             value: s.to_string(),
         };
         let parts: Vec<&str> = s.split('/').collect();
@@ -126,6 +129,63 @@ pub fn select<'a>(want: &Platform, entries: &[EntryPlatform<'a>]) -> Option<&'a 
         }
     }
     candidates.first().map(|e| e.digest)
+}
+
+/// The platform-declaring entries of an index, owned: (digest, os, arch,
+/// variant). `oci_spec` keeps os and arch as enums, so they are rendered.
+fn owned_entries(index: &ImageIndex) -> Vec<(String, String, String, Option<String>)> {
+    index
+        .manifests()
+        .iter()
+        .filter_map(|d| {
+            let p = d.platform().as_ref()?;
+            Some((
+                d.digest().to_string(),
+                p.os().to_string(),
+                p.architecture().to_string(),
+                p.variant().clone(),
+            ))
+        })
+        .collect()
+}
+
+fn borrowed(owned: &[(String, String, String, Option<String>)]) -> Vec<EntryPlatform<'_>> {
+    owned
+        .iter()
+        .map(|(digest, os, arch, variant)| EntryPlatform {
+            digest,
+            os,
+            arch,
+            variant: variant.as_deref(),
+        })
+        .collect()
+}
+
+/// Choose the manifest descriptor for `want` from a parsed image index, by
+/// the rules of [`select`]. Entries without a platform are never chosen.
+pub fn select_in_index<'a>(want: &Platform, index: &'a ImageIndex) -> Option<&'a Descriptor> {
+    let owned = owned_entries(index);
+    let digest = select(want, &borrowed(&owned))?;
+    index
+        .manifests()
+        .iter()
+        .find(|d| d.digest().to_string() == digest)
+}
+
+/// The platforms an index offers (attestation entries left out), comma
+/// separated, or `none`: for "no image for platform" errors.
+pub fn available_in_index(index: &ImageIndex) -> String {
+    let owned = owned_entries(index);
+    let available: Vec<String> = borrowed(&owned)
+        .iter()
+        .filter(|e| e.os != "unknown")
+        .map(|e| Platform::new(e.os, e.arch, e.variant).to_string())
+        .collect();
+    if available.is_empty() {
+        "none".into()
+    } else {
+        available.join(", ")
+    }
 }
 
 /// GOARCH spelling of an architecture, and the variant an alias implies.
@@ -235,6 +295,55 @@ mod tests {
         assert_eq!(select(&p("linux/arm"), &entries), Some("sha256:armv6"));
         assert_eq!(select(&p("linux/s390x"), &entries), None);
         assert_eq!(select(&p("unknown/unknown"), &entries), None);
+    }
+
+    fn index(manifests: &str) -> ImageIndex {
+        let json = format!(
+            r#"{{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[{manifests}]}}"#
+        );
+        ImageIndex::from_reader(json.as_bytes()).unwrap()
+    }
+
+    fn entry(hex: char, size: u64, platform: &str) -> String {
+        format!(
+            r#"{{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:{}","size":{size}{platform}}}"#,
+            hex.to_string().repeat(64)
+        )
+    }
+
+    #[test]
+    fn select_in_index_returns_the_matching_descriptor() {
+        let idx = index(
+            &[
+                entry(
+                    'a',
+                    1,
+                    r#","platform":{"os":"linux","architecture":"arm64","variant":"v8"}"#,
+                ),
+                entry(
+                    'b',
+                    2,
+                    r#","platform":{"os":"linux","architecture":"amd64"}"#,
+                ),
+                entry(
+                    'c',
+                    3,
+                    r#","platform":{"os":"unknown","architecture":"unknown"}"#,
+                ),
+                entry('d', 4, ""),
+            ]
+            .join(","),
+        );
+        let p = |s: &str| Platform::parse(s).unwrap();
+        assert_eq!(select_in_index(&p("linux/amd64"), &idx).unwrap().size(), 2);
+        assert_eq!(
+            select_in_index(&p("linux/arm64/v8"), &idx).unwrap().size(),
+            1
+        );
+        assert_eq!(select_in_index(&p("linux/arm64"), &idx).unwrap().size(), 1);
+        assert!(select_in_index(&p("linux/s390x"), &idx).is_none());
+        assert_eq!(available_in_index(&idx), "linux/arm64/v8, linux/amd64");
+        assert_eq!(available_in_index(&index("")), "none");
     }
 
     #[test]

@@ -88,11 +88,7 @@ pub fn process_config(
     image_name: &str,
 ) -> Result<ProcessConfig> {
     let cfg = image.config().clone().unwrap_or_default();
-    let user_spec = ov
-        .user
-        .clone()
-        .or_else(|| cfg.user().clone())
-        .unwrap_or_default();
+    let user_spec = user_spec(&cfg, ov);
     let user = resolve_user(rootfs, &user_spec)?;
     build(&cfg, ov, image_name, user_spec, user)
 }
@@ -107,13 +103,17 @@ pub fn process_config_with(
     image_name: &str,
 ) -> Result<ProcessConfig> {
     let cfg = image.config().clone().unwrap_or_default();
-    let user_spec = ov
-        .user
-        .clone()
-        .or_else(|| cfg.user().clone())
-        .unwrap_or_default();
+    let user_spec = user_spec(&cfg, ov);
     let user = resolve_with(&user_spec, passwd, group)?;
     build(&cfg, ov, image_name, user_spec, user)
+}
+
+/// The user to run as: the override, else the image's, else root (empty).
+fn user_spec(cfg: &oci_spec::image::Config, ov: &RunOverrides) -> String {
+    ov.user
+        .clone()
+        .or_else(|| cfg.user().clone())
+        .unwrap_or_default()
 }
 
 fn build(
@@ -456,18 +456,6 @@ mod tests {
             }
         )
         .is_err());
-    }
-
-    #[test]
-    fn signals_parse_by_name_short_name_and_number() {
-        assert_eq!(
-            parse_signal("TERM").unwrap(),
-            ("SIGTERM".into(), libc::SIGTERM)
-        );
-        assert_eq!(parse_signal("9").unwrap(), ("SIGKILL".into(), 9));
-        assert_eq!(parse_signal("SIGRTMIN+1").unwrap().1, libc::SIGRTMIN() + 1);
-        assert!(parse_signal("SIGNOPE").is_err());
-        assert!(parse_signal("0").is_err());
     }
 
     #[test]

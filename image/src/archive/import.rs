@@ -8,6 +8,7 @@ use serde_json::json;
 
 use crate::error::{ImageError, Result};
 use crate::manifest;
+use crate::platform::Platform;
 use crate::reference::Reference;
 use crate::store::{ImageRecord, Store};
 use crate::unpack::Compression;
@@ -46,7 +47,7 @@ fn import_leased(
         Compression::Gzip => manifest::OCI_LAYER_GZIP,
         Compression::Zstd => manifest::OCI_LAYER_ZSTD,
     };
-    let (_, arch, variant) = manifest::host_platform();
+    let Platform { arch, variant, .. } = Platform::host();
     let now = crate::time::now_rfc3339();
     let mut config = json!({
         "created": now,

@@ -12,7 +12,8 @@ use serde::Deserialize;
 use super::{clean_member, ANNOTATION_IMAGE_NAME, ANNOTATION_REF_NAME};
 use crate::digest::hex_of;
 use crate::error::{ImageError, Result};
-use crate::manifest::{self, is_index, parse_index, select_platform};
+use crate::manifest::{self, is_index, parse_index};
+use crate::platform::{available_in_index, select_in_index, Platform};
 use crate::reference::Reference;
 use crate::store::{ImageRecord, Store};
 use crate::unpack::{decompress, Compression};
@@ -225,9 +226,20 @@ fn load_oci_index(
         let data = store.read_blob(&digest)?;
         if is_index(&data) {
             let nested = parse_index(&data, &digest)?;
-            digest = select_platform(&nested, &manifest::host_platform(), &digest)?
-                .digest()
-                .to_string();
+            let host = Platform::host();
+            digest = match select_in_index(&host, &nested) {
+                Some(d) => d.digest().to_string(),
+                None => {
+                    return Err(ImageError::InvalidContent {
+                        what: "image index",
+                        digest,
+                        reason: format!(
+                            "no manifest for platform {host} (it has: {})",
+                            available_in_index(&nested)
+                        ),
+                    })
+                }
+            };
         }
         let ann = desc.annotations().clone().unwrap_or_default();
         let mut names = Vec::new();

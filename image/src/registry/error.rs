@@ -121,12 +121,6 @@ pub enum RegistryError {
         /// The platforms the index has, comma separated.
         available: String,
     },
-    /// A `--platform` value that is not `os/arch[/variant]`.
-    #[error("invalid platform {value:?}: expected os/arch[/variant], e.g. linux/arm64/v8")]
-    InvalidPlatform {
-        /// The value as given.
-        value: String,
-    },
     /// A `--creds` value that is not `user:password`.
     #[error("invalid credentials: expected USER:PASSWORD")]
     InvalidCreds,

@@ -6,13 +6,13 @@ use oci_client::RegistryOperation;
 
 use super::error::{RegistryError, Result};
 use super::fetch::{fetch_blobs, FetchReport, Wanted};
-use super::platform::{select, EntryPlatform, Platform};
 use super::progress::Progress;
 use super::transport::{block_on, RegistryOptions, Session};
 use crate::manifest::{
     is_index, parse_index, parse_manifest, DOCKER_LAYER_GZIP, DOCKER_LAYER_TAR, DOCKER_MANIFEST,
     DOCKER_MANIFEST_LIST, OCI_INDEX, OCI_LAYER_GZIP, OCI_LAYER_TAR, OCI_LAYER_ZSTD, OCI_MANIFEST,
 };
+use crate::platform::{available_in_index, select_in_index, Platform};
 use crate::reference::Reference;
 use crate::store::{ImageRecord, Store};
 
@@ -159,46 +159,13 @@ fn choose_platform(
 ) -> Result<String> {
     let index = parse_index(body, digest)?;
     let want = opts.platform.clone().unwrap_or_else(Platform::host);
-    let owned: Vec<(String, String, String, Option<String>)> = index
-        .manifests()
-        .iter()
-        .filter_map(|d| {
-            let p = d.platform().as_ref()?;
-            Some((
-                d.digest().to_string(),
-                p.os().to_string(),
-                p.architecture().to_string(),
-                p.variant().clone(),
-            ))
-        })
-        .collect();
-    let entries: Vec<EntryPlatform<'_>> = owned
-        .iter()
-        .map(|(digest, os, arch, variant)| EntryPlatform {
-            digest,
-            os,
-            arch,
-            variant: variant.as_deref(),
-        })
-        .collect();
-    match select(&want, &entries) {
-        Some(d) => Ok(d.to_string()),
-        None => {
-            let available: Vec<String> = entries
-                .iter()
-                .filter(|e| e.os != "unknown")
-                .map(|e| Platform::new(e.os, e.arch, e.variant).to_string())
-                .collect();
-            Err(RegistryError::NoMatchingPlatform {
-                reference: reference.to_string(),
-                wanted: want.to_string(),
-                available: if available.is_empty() {
-                    "none".into()
-                } else {
-                    available.join(", ")
-                },
-            })
-        }
+    match select_in_index(&want, &index) {
+        Some(d) => Ok(d.digest().to_string()),
+        None => Err(RegistryError::NoMatchingPlatform {
+            reference: reference.to_string(),
+            wanted: want.to_string(),
+            available: available_in_index(&index),
+        }),
     }
 }
 

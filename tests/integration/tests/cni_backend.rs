@@ -7,20 +7,15 @@ use std::net::IpAddr;
 
 use cni_common::*;
 use rcrun_cni_host::{CniBackend, CniError, CniHost, ConfDir};
-use rcrun_it::netns::NetnsGuard;
 use rcrun_it::unique;
 use rcrun_netapi::{AttachOptions, NetworkBackend, PortMapping, Protocol, SandboxRef};
 use serde_json::json;
 
 #[test]
 fn attach_check_detach_through_the_network_backend_trait() {
-    if !root_or_skip() {
+    let Some((env, bridge, _link, ns)) = bridge_fixture() else {
         return;
-    }
-    let env = CniEnv::new();
-    let bridge = unique::name("rcn");
-    let _b = LinkGuard(bridge.clone());
-    let ns = NetnsGuard::new(&unique::name("rcn-"));
+    };
     env.write_conf(
         "10-web.conflist",
         &json!({"cniVersion": "1.0.0", "name": "rcn-web", "plugins": [
@@ -216,13 +211,9 @@ fn conf_dir_rejects_bad_names_duplicates_and_missing_plugins_naming_the_file() {
 
 #[test]
 fn attach_with_a_static_ip_through_the_ips_capability() {
-    if !root_or_skip() {
+    let Some((env, bridge, _link, ns)) = bridge_fixture() else {
         return;
-    }
-    let env = CniEnv::new();
-    let bridge = unique::name("rcn");
-    let _b = LinkGuard(bridge.clone());
-    let ns = NetnsGuard::new(&unique::name("rcn-"));
+    };
     env.write_conf(
         "10-ips.conflist",
         &json!({"cniVersion": "1.0.0", "name": "rcn-ips", "plugins": [

@@ -12,7 +12,6 @@ use cni_common::*;
 use rcrun_cni_host::{
     CapabilityArgs, CniError, CniHost, GcAttachment, PluginFailure, RuntimeConf, SpecVersion,
 };
-use rcrun_it::netns::NetnsGuard;
 use rcrun_it::unique;
 use serde_json::{json, Value};
 
@@ -53,13 +52,9 @@ fn fake_rt(container: &str) -> RuntimeConf {
 
 #[test]
 fn garbage_output_is_an_error_naming_the_plugin_and_the_chain_is_rolled_back() {
-    if !root_or_skip() {
+    let Some((env, bridge, _link, ns)) = bridge_fixture() else {
         return;
-    }
-    let env = CniEnv::new();
-    let bridge = unique::name("rcn");
-    let _b = LinkGuard(bridge.clone());
-    let ns = NetnsGuard::new(&unique::name("rcn-"));
+    };
     env.write_conf(
         "10.conflist",
         &bridge_then(
@@ -84,19 +79,7 @@ fn garbage_output_is_an_error_naming_the_plugin_and_the_chain_is_rolled_back() {
         err.plugin_failure(),
         Some(PluginFailure::Garbage { .. })
     ));
-    assert!(
-        bridge_ports(&bridge).is_empty(),
-        "bridge's veth not rolled back"
-    );
-    assert!(
-        !ns_addrs(&ns.name).contains("10.220.11."),
-        "address left in netns"
-    );
-    assert!(
-        env.ipam_allocations("rcn-garbage").is_empty(),
-        "IP not released"
-    );
-    assert!(env.cache_files().is_empty());
+    assert_rolled_back(&env, &bridge, &ns, "10.220.11.", "rcn-garbage");
 }
 
 #[test]
@@ -222,13 +205,9 @@ fn hanging_plugin_is_killed_with_its_process_group_after_the_timeout() {
 
 #[test]
 fn crash_mid_chain_runs_del_for_the_plugins_already_added() {
-    if !root_or_skip() {
+    let Some((env, bridge, _link, ns)) = bridge_fixture() else {
         return;
-    }
-    let env = CniEnv::new();
-    let bridge = unique::name("rcn");
-    let _b = LinkGuard(bridge.clone());
-    let ns = NetnsGuard::new(&unique::name("rcn-"));
+    };
     let log = env.scratch.path().join("crash.log");
     env.write_conf(
         "10.conflist",
@@ -259,19 +238,7 @@ fn crash_mid_chain_runs_del_for_the_plugins_already_added() {
         std::fs::read_to_string(&log).unwrap_or_default().trim(),
         format!("DEL {container}")
     );
-    assert!(
-        bridge_ports(&bridge).is_empty(),
-        "bridge's DEL did not run: veth left"
-    );
-    assert!(
-        !ns_addrs(&ns.name).contains("10.220.9."),
-        "address left in the netns"
-    );
-    assert!(
-        env.ipam_allocations("rcn-crash").is_empty(),
-        "host-local's DEL did not run"
-    );
-    assert!(env.cache_files().is_empty());
+    assert_rolled_back(&env, &bridge, &ns, "10.220.9.", "rcn-crash");
 }
 
 #[test]

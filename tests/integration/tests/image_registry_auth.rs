@@ -4,9 +4,12 @@
 //! credentials; and a registry behind bearer-token auth (anonymous token
 //! flow).
 
-use std::io::Write;
-use std::process::{Output, Stdio};
+mod image_common;
 
+use std::io::Write;
+use std::process::Stdio;
+
+use image_common::{push_image, stderr};
 use rcrun_it::bins::{run, run_ok};
 use rcrun_it::images;
 use rcrun_it::registry::token::TokenServer;
@@ -14,10 +17,6 @@ use rcrun_it::registry::{ImageRoot, Registry};
 
 const USER: &str = "rir-user";
 const PASSWORD: &str = "rir:secret pw";
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
 
 /// An auth registry holding busybox as `rir/busybox:latest`; returns the
 /// registry and the reference to pull.
@@ -181,11 +180,9 @@ fn login_then_pull_uses_the_auth_file_and_logout_forgets() {
 fn anonymous_pull_through_the_bearer_token_flow() {
     let tokens = TokenServer::start();
     let reg = Registry::start_with_token_auth(&tokens);
-    let layout = tempfile::tempdir().unwrap();
-    let img = images::busybox_oci_layout(layout.path());
-    reg.skopeo_push(&img.transport(), "rir/busybox:latest", &[]);
+    let (_layout, _, reference) =
+        push_image(&reg, images::busybox_oci_layout, "rir/busybox:latest", &[]);
     let root = ImageRoot::new();
-    let reference = format!("{}/rir/busybox:latest", reg.host());
     let before = tokens.requests().len();
 
     run_ok(

@@ -2,22 +2,20 @@
 //! (corrupted in the registry's storage), or download a blob twice when two
 //! processes pull the same image at once.
 
+mod image_common;
+
 use std::process::{Output, Stdio};
 
+use image_common::{push_image, stderr};
 use rcrun_it::bins::run;
 use rcrun_it::images;
 use rcrun_it::registry::{ImageRoot, Registry};
 
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
 #[test]
 fn corrupted_layer_in_the_registry_is_refused_and_nothing_is_stored() {
     let reg = Registry::start();
-    let layout = tempfile::tempdir().unwrap();
-    let img = images::nginx_oci_layout(layout.path());
-    reg.skopeo_push(&img.transport(), "rir/nginx:latest", &[]);
+    let (_layout, img, reference) =
+        push_image(&reg, images::nginx_oci_layout, "rir/nginx:latest", &[]);
     // Overwrite the middle layer's data in the registry's storage with
     // garbage of the same size, so only the digest check can notice.
     let victim = &img.layer_digests[1];
@@ -26,7 +24,6 @@ fn corrupted_layer_in_the_registry_is_refused_and_nothing_is_stored() {
     let garbage: Vec<u8> = (0..len).map(|i| (i * 31 % 251) as u8).collect();
     std::fs::write(&data_path, garbage).unwrap();
     let root = ImageRoot::new();
-    let reference = format!("{}/rir/nginx:latest", reg.host());
 
     let out = run(root
         .rcrun()
@@ -55,11 +52,9 @@ fn corrupted_layer_in_the_registry_is_refused_and_nothing_is_stored() {
 #[test]
 fn two_concurrent_pulls_of_the_same_image_both_succeed_and_store_each_blob_once() {
     let reg = Registry::start();
-    let layout = tempfile::tempdir().unwrap();
-    let img = images::nginx_oci_layout(layout.path());
-    reg.skopeo_push(&img.transport(), "rir/nginx:latest", &[]);
+    let (_layout, img, reference) =
+        push_image(&reg, images::nginx_oci_layout, "rir/nginx:latest", &[]);
     let root = ImageRoot::new();
-    let reference = format!("{}/rir/nginx:latest", reg.host());
 
     let children: Vec<_> = (0..2)
         .map(|_| {

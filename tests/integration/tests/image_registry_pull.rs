@@ -3,24 +3,19 @@
 //! zstd and uncompressed layers, pull by digest, the TLS policy, the nginx
 //! image, and layer sharing between images.
 
-use std::process::Output;
+mod image_common;
 
+use image_common::{push_image, stderr};
 use rcrun_it::bins::{run, run_ok};
 use rcrun_it::images;
 use rcrun_it::registry::{self, ImageRoot, Registry};
 
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
 #[test]
 fn pull_busybox_from_loopback_registry_unpacks_bin_busybox() {
     let reg = Registry::start();
-    let layout = tempfile::tempdir().unwrap();
-    let img = images::busybox_oci_layout(layout.path());
-    reg.skopeo_push(&img.transport(), "rir/busybox:latest", &[]);
+    let (_layout, img, reference) =
+        push_image(&reg, images::busybox_oci_layout, "rir/busybox:latest", &[]);
     let root = ImageRoot::new();
-    let reference = format!("{}/rir/busybox:latest", reg.host());
 
     let out = run_ok(
         root.rcrun()
@@ -40,16 +35,18 @@ fn pull_busybox_from_loopback_registry_unpacks_bin_busybox() {
 #[test]
 fn pull_docker_schema2_manifest() {
     let reg = Registry::start();
-    let layout = tempfile::tempdir().unwrap();
-    let img = images::busybox_oci_layout(layout.path());
-    reg.skopeo_push(&img.transport(), "rir/docker:v2s2", &["--format", "v2s2"]);
+    let (_layout, _, reference) = push_image(
+        &reg,
+        images::busybox_oci_layout,
+        "rir/docker:v2s2",
+        &["--format", "v2s2"],
+    );
     let pushed = reg.skopeo_inspect_raw("rir/docker:v2s2", None);
     assert_eq!(
         pushed["mediaType"],
         "application/vnd.docker.distribution.manifest.v2+json"
     );
     let root = ImageRoot::new();
-    let reference = format!("{}/rir/docker:v2s2", reg.host());
 
     run_ok(
         root.rcrun()
@@ -105,9 +102,8 @@ fn pull_gzip_zstd_and_uncompressed_layers() {
 #[test]
 fn pull_by_digest_keeps_the_pinned_manifest() {
     let reg = Registry::start();
-    let layout = tempfile::tempdir().unwrap();
-    let img = images::busybox_oci_layout(layout.path());
-    reg.skopeo_push(&img.transport(), "rir/pinned:latest", &[]);
+    let (_layout, img, _reference) =
+        push_image(&reg, images::busybox_oci_layout, "rir/pinned:latest", &[]);
     let root = ImageRoot::new();
     let reference = format!("{}/rir/pinned@{}", reg.host(), img.manifest_digest);
 
@@ -131,11 +127,9 @@ fn pull_by_digest_keeps_the_pinned_manifest() {
 #[test]
 fn pull_over_plain_http_is_refused_without_tls_verify_false() {
     let reg = Registry::start();
-    let layout = tempfile::tempdir().unwrap();
-    let img = images::busybox_oci_layout(layout.path());
-    reg.skopeo_push(&img.transport(), "rir/busybox:latest", &[]);
+    let (_layout, _, reference) =
+        push_image(&reg, images::busybox_oci_layout, "rir/busybox:latest", &[]);
     let root = ImageRoot::new();
-    let reference = format!("{}/rir/busybox:latest", reg.host());
 
     let out = run(root.rcrun().args(["pull", "-q", &reference]));
 
@@ -151,9 +145,8 @@ fn pull_over_plain_http_is_refused_without_tls_verify_false() {
 #[test]
 fn insecure_registries_setting_allows_plain_http() {
     let reg = Registry::start();
-    let layout = tempfile::tempdir().unwrap();
-    let img = images::busybox_oci_layout(layout.path());
-    reg.skopeo_push(&img.transport(), "rir/busybox:latest", &[]);
+    let (_layout, _, reference) =
+        push_image(&reg, images::busybox_oci_layout, "rir/busybox:latest", &[]);
     let root = ImageRoot::new();
     std::fs::create_dir_all(root.data_root()).unwrap();
     std::fs::write(
@@ -161,7 +154,6 @@ fn insecure_registries_setting_allows_plain_http() {
         format!(r#"{{"insecure-registries": ["{}"]}}"#, reg.host()),
     )
     .unwrap();
-    let reference = format!("{}/rir/busybox:latest", reg.host());
 
     run_ok(root.rcrun().args(["pull", "-q", &reference]));
 
@@ -171,11 +163,9 @@ fn insecure_registries_setting_allows_plain_http() {
 #[test]
 fn nginx_image_pull() {
     let reg = Registry::start();
-    let layout = tempfile::tempdir().unwrap();
-    let img = images::nginx_oci_layout(layout.path());
-    reg.skopeo_push(&img.transport(), "rir/nginx:latest", &[]);
+    let (_layout, img, reference) =
+        push_image(&reg, images::nginx_oci_layout, "rir/nginx:latest", &[]);
     let root = ImageRoot::new();
-    let reference = format!("{}/rir/nginx:latest", reg.host());
 
     let out = run_ok(
         root.rcrun()
@@ -252,11 +242,9 @@ fn second_pull_sharing_all_but_one_layer_downloads_only_that_layer() {
 #[test]
 fn self_signed_registry_needs_tls_verify_false() {
     let reg = Registry::start_tls();
-    let layout = tempfile::tempdir().unwrap();
-    let img = images::busybox_oci_layout(layout.path());
-    reg.skopeo_push(&img.transport(), "rir/busybox:latest", &[]);
+    let (_layout, _, reference) =
+        push_image(&reg, images::busybox_oci_layout, "rir/busybox:latest", &[]);
     let root = ImageRoot::new();
-    let reference = format!("{}/rir/busybox:latest", reg.host());
 
     let out = run(root.rcrun().args(["pull", "-q", &reference]));
     assert!(!out.status.success());

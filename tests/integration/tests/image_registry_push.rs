@@ -2,23 +2,19 @@
 //! repository and registry, checked with skopeo; blobs the registry has are
 //! not uploaded again; an auth registry takes `--creds`.
 
-use std::process::Output;
+mod image_common;
 
+use image_common::{push_image, stderr};
 use rcrun_it::bins::{run, run_ok};
 use rcrun_it::images;
 use rcrun_it::registry::{ImageRoot, Registry};
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
 
 #[test]
 fn push_then_skopeo_sees_the_same_manifest_and_can_copy_it() {
     let src = Registry::start();
     let dst = Registry::start();
-    let layout = tempfile::tempdir().unwrap();
-    let img = images::nginx_oci_layout(layout.path());
-    src.skopeo_push(&img.transport(), "rir/nginx:latest", &[]);
+    let (_layout, img, _reference) =
+        push_image(&src, images::nginx_oci_layout, "rir/nginx:latest", &[]);
     let root = ImageRoot::new();
     let pulled = format!("{}/rir/nginx:latest", src.host());
     run_ok(
@@ -90,9 +86,8 @@ fn push_then_skopeo_sees_the_same_manifest_and_can_copy_it() {
 fn push_to_an_auth_registry_needs_credentials() {
     let src = Registry::start();
     let dst = Registry::start_with_auth("rir-pusher", "pw");
-    let layout = tempfile::tempdir().unwrap();
-    let img = images::busybox_oci_layout(layout.path());
-    src.skopeo_push(&img.transport(), "rir/busybox:latest", &[]);
+    let (_layout, img, _reference) =
+        push_image(&src, images::busybox_oci_layout, "rir/busybox:latest", &[]);
     let root = ImageRoot::new();
     let pulled = format!("{}/rir/busybox:latest", src.host());
     run_ok(

@@ -2,35 +2,16 @@
 //! write), `rcrun save` read back by skopeo and by `rcrun load`, `rcrun
 //! import` of a rootfs tarball, all through the `rcrun` binary.
 
+mod image_common;
+
 use std::fs;
 use std::path::Path;
 use std::process::Command;
 
-use rcrun_it::bins::{bin, run, run_ok};
+use image_common::{data_root, images_json, rcrun};
+use rcrun_it::bins::{run, run_ok};
 use rcrun_it::images::{busybox_oci_layout, gzip, nginx_oci_layout, tar_of_dir, OciImage};
 use serde_json::Value;
-
-fn data_root() -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .prefix("ris-data-")
-        .tempdir()
-        .unwrap()
-}
-
-fn rcrun(root: &Path) -> Command {
-    let mut c = Command::new(bin("rcrun"));
-    c.arg("--data-root").arg(root);
-    c
-}
-
-fn images_json(root: &Path) -> Vec<Value> {
-    let out = run_ok(rcrun(root).args(["images", "--format", "json"]));
-    serde_json::from_str::<Value>(&out)
-        .unwrap()
-        .as_array()
-        .unwrap()
-        .clone()
-}
 
 fn skopeo(args: &[&str]) -> String {
     run_ok(Command::new("skopeo").args(args))

@@ -1,19 +1,15 @@
 //! Blob ingest is verified (a mismatch leaves nothing), and the per-blob
 //! lock makes a second downloader wait and then find the blob present.
 
+mod image_common;
+
 use std::fs;
 use std::sync::mpsc;
 use std::time::Duration;
 
+use image_common::data_root;
 use rcrun_image::{ImageError, Store};
 use rcrun_it::images::sha256;
-
-fn data_root() -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .prefix("ris-data-")
-        .tempdir()
-        .unwrap()
-}
 
 fn tmp_is_empty(store: &Store) -> bool {
     fs::read_dir(store.root().join("tmp")).unwrap().count() == 0

@@ -1,36 +1,16 @@
 //! `rcrun tag`, `rcrun rmi` (refusing images containers use unless -f) and
 //! `rcrun image prune` (dangling images, unreferenced blobs and layers).
 
+mod image_common;
+
 use std::fs;
 use std::path::Path;
-use std::process::Command;
 
+use image_common::{data_root, images_json, rcrun};
 use rcrun_image::Store;
-use rcrun_it::bins::{bin, run, run_ok};
+use rcrun_it::bins::{run, run_ok};
 use rcrun_it::images::{busybox_oci_layout, nginx_oci_layout};
 use serde_json::Value;
-
-fn data_root() -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .prefix("ris-data-")
-        .tempdir()
-        .unwrap()
-}
-
-fn rcrun(root: &Path) -> Command {
-    let mut c = Command::new(bin("rcrun"));
-    c.arg("--data-root").arg(root);
-    c
-}
-
-fn images_json(root: &Path) -> Vec<Value> {
-    let out = run_ok(rcrun(root).args(["images", "--format", "json"]));
-    serde_json::from_str::<Value>(&out)
-        .unwrap()
-        .as_array()
-        .unwrap()
-        .clone()
-}
 
 fn count(dir: &Path) -> usize {
     fs::read_dir(dir).unwrap().count()

@@ -1,20 +1,16 @@
 //! Hostile layer tarballs: nothing is written outside the layer dir, and
 //! refused input is an error naming the entry, leaving no layer behind.
 
+mod image_common;
+
 use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
+use image_common::data_root;
 use rcrun_image::{ImageError, Store};
 use rcrun_it::images::{commit_layers, plain, LayerTar};
 use serde_json::json;
-
-fn data_root() -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .prefix("ris-data-")
-        .tempdir()
-        .unwrap()
-}
 
 /// A directory outside the data root that must stay empty.
 struct Canary(tempfile::TempDir);
@@ -59,8 +55,10 @@ fn layer_dirs(store: &Store) -> Vec<String> {
         .collect()
 }
 
-fn expect_entry_error(r: Result<rcrun_image::ImageRecord, ImageError>, entry: &str) -> String {
-    match r {
+/// Commit the one-layer image `name` and expect a `BadLayerEntry` error
+/// naming `entry`; returns the error's text.
+fn expect_entry_error(store: &Store, name: &str, layer: Vec<u8>, entry: &str) -> String {
+    match commit_layers(store, name, &[layer], plain, json!({})) {
         Err(e @ ImageError::BadLayerEntry { .. }) => {
             let msg = e.to_string();
             assert!(msg.contains(entry), "error should name {entry:?}: {msg}");
@@ -80,10 +78,7 @@ fn dotdot_path_is_refused_naming_the_entry() {
         .dir("ok/", 0o755)
         .file(&climb, 0o644, b"pwned")
         .finish();
-    let msg = expect_entry_error(
-        commit_layers(&store, "ris/dotdot", &[layer], plain, json!({})),
-        "evil",
-    );
+    let msg = expect_entry_error(&store, "ris/dotdot", layer, "evil");
     assert!(msg.contains(".."), "{msg}");
     canary.assert_untouched();
     assert!(
@@ -131,10 +126,7 @@ fn absolute_symlink_then_write_through_it_stays_in_the_layer() {
         .symlink("escape", &abs)
         .file("escape/pwned", 0o644, b"x")
         .finish();
-    expect_entry_error(
-        commit_layers(&store2, "ris/abslink2", &[layer], plain, json!({})),
-        "escape/pwned",
-    );
+    expect_entry_error(&store2, "ris/abslink2", layer, "escape/pwned");
     canary.assert_untouched();
     assert!(layer_dirs(&store2).is_empty());
 }
@@ -182,10 +174,7 @@ fn hardlink_to_host_passwd_is_refused_and_passwd_untouched() {
         let root = data_root();
         let store = Store::open(root.path()).unwrap();
         let layer = LayerTar::new().hardlink("stolen", target).finish();
-        let msg = expect_entry_error(
-            commit_layers(&store, "ris/hardlink", &[layer], plain, json!({})),
-            "stolen",
-        );
+        let msg = expect_entry_error(&store, "ris/hardlink", layer, "stolen");
         assert!(msg.contains("hardlink"), "{msg}");
         assert!(layer_dirs(&store).is_empty());
     }
@@ -220,10 +209,7 @@ fn whiteouts_of_dot_and_dotdot_are_refused() {
         .dir("d/", 0o755)
         .file("d/.wh...", 0o644, b"")
         .finish();
-    expect_entry_error(
-        commit_layers(&store, "ris/whdot", &[layer], plain, json!({})),
-        "d/.wh...",
-    );
+    expect_entry_error(&store, "ris/whdot", layer, "d/.wh...");
 }
 
 #[test]
@@ -240,10 +226,7 @@ fn overlay_xattrs_in_a_layer_are_refused() {
             b"x",
         )
         .finish();
-    expect_entry_error(
-        commit_layers(&store, "ris/ovlx", &[layer], plain, json!({})),
-        "f",
-    );
+    expect_entry_error(&store, "ris/ovlx", layer, "f");
 }
 
 #[test]

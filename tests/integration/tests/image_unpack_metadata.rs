@@ -2,35 +2,16 @@
 //! setgid, xattrs including security.capability, mtimes, symlinks, device
 //! nodes and fifos; gzip, zstd and plain layers all unpack.
 
-use std::ffi::CString;
+mod image_common;
+
 use std::fs;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::Path;
 
+use image_common::{data_root, lgetxattr};
 use rcrun_image::Store;
 use rcrun_it::images::{commit_layers, gzip, plain, zstd_compress, LayerTar};
 use serde_json::json;
-
-fn data_root() -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .prefix("ris-data-")
-        .tempdir()
-        .unwrap()
-}
-
-fn lgetxattr(path: &Path, name: &str) -> Option<Vec<u8>> {
-    let p = CString::new(path.to_str().unwrap()).unwrap();
-    let n = CString::new(name).unwrap();
-    let mut buf = vec![0u8; 256];
-    // SAFETY: valid C strings and a buffer of the length passed.
-    let len =
-        unsafe { libc::lgetxattr(p.as_ptr(), n.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
-    if len < 0 {
-        return None;
-    }
-    buf.truncate(len as usize);
-    Some(buf)
-}
 
 /// vfs_cap_data revision 2 granting CAP_NET_BIND_SERVICE (bit 10), effective.
 fn net_bind_cap() -> Vec<u8> {

@@ -2,36 +2,17 @@
 //! overlay rootfs shows what the image means: lower files hidden, the upper
 //! layer's own files kept, writes going to the container's upper dir.
 
-use std::ffi::CString;
+mod image_common;
+
 use std::fs;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
+use image_common::{data_root, lgetxattr};
 use rcrun_image::rootfs::{mount_rootfs, remove_rootfs, unmount_rootfs};
 use rcrun_image::Store;
 use rcrun_it::images::{commit_layers, gzip, plain, LayerTar};
 use serde_json::json;
-
-fn data_root() -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .prefix("ris-data-")
-        .tempdir()
-        .unwrap()
-}
-
-fn lgetxattr(path: &Path, name: &str) -> Option<Vec<u8>> {
-    let p = CString::new(path.to_str().unwrap()).unwrap();
-    let n = CString::new(name).unwrap();
-    let mut buf = vec![0u8; 64];
-    // SAFETY: valid C strings and a buffer of the length passed.
-    let len =
-        unsafe { libc::lgetxattr(p.as_ptr(), n.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
-    if len < 0 {
-        return None;
-    }
-    buf.truncate(len as usize);
-    Some(buf)
-}
 
 /// An overlay mount unmounted (and its upper/work removed) on drop.
 struct Mounted {

@@ -293,3 +293,40 @@ impl Drop for AttachGuard {
         }
     }
 }
+
+/// A root-only test's bridge setup: isolated dirs, a unique bridge name
+/// with its guard (the link deleted on drop) and a network namespace; or
+/// `None` (test skipped) when not root. Bind the guard to a named variable
+/// (`_link`) so it lives to the end of the test.
+pub fn bridge_fixture() -> Option<(CniEnv, String, LinkGuard, rcrun_it::netns::NetnsGuard)> {
+    if !root_or_skip() {
+        return None;
+    }
+    let env = CniEnv::new();
+    let bridge = rcrun_it::unique::name("rcn");
+    let link = LinkGuard(bridge.clone());
+    let ns = rcrun_it::netns::NetnsGuard::new(&rcrun_it::unique::name("rcn-"));
+    Some((env, bridge, link, ns))
+}
+
+/// A failed ADD on network `network` left nothing behind: no veth on the
+/// bridge, no address of `subnet_prefix` (`10.220.9.`) in the namespace, no
+/// IPAM allocation, no cache file.
+pub fn assert_rolled_back(
+    env: &CniEnv,
+    bridge: &str,
+    ns: &rcrun_it::netns::NetnsGuard,
+    subnet_prefix: &str,
+    network: &str,
+) {
+    assert!(bridge_ports(bridge).is_empty(), "bridge's veth left");
+    assert!(
+        !ns_addrs(&ns.name).contains(subnet_prefix),
+        "address left in the netns"
+    );
+    assert!(
+        env.ipam_allocations(network).is_empty(),
+        "host-local's IP not released"
+    );
+    assert!(env.cache_files().is_empty());
+}
