@@ -9,10 +9,11 @@ PKGS=(
   containernetworking-plugins
   busybox-static
   nginx-light
-  docker-registry apache2-utils skopeo
+  docker-registry apache2-utils skopeo umoci openssl
   runc crun podman netavark containerd uidmap
   libseccomp-dev
   curl hyperfine iperf3 procps
+  time
 )
 missing=()
 for p in "${PKGS[@]}"; do

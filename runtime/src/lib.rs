@@ -8,6 +8,64 @@
 //! - [`cgroups`]: cgroup v1 / v2 / hybrid placement and `linux.resources`.
 //! - [`rootfs`]: mounts, devices, pivot_root, masked and read-only paths,
 //!   in-root path resolution.
+//!
+//! Lifecycle verbs, one file each: [`create`](mod@create), [`start`](mod@start),
+//! [`state`](mod@state), [`kill`](mod@kill), [`delete`](mod@delete),
+//! [`list`](mod@list), [`ps`]; plus [`foreground`] (wait and forward signals
+//! for `run`).
+//!
+//! Underneath:
+//! - [`spec`]: load and validate `config.json`; [`default_spec`] and
+//!   [`features`] for `spec` / `features`.
+//! - [`store`]: the state root, atomic `state.json`, per-container flock;
+//!   [`record`]: what is stored and the derived status.
+//! - [`namespaces`]: new and joined namespaces; `init` (private): the
+//!   container init's steps; [`sync`]: the parent/init socket protocol;
+//!   [`proc_write`]: id maps and oom_score_adj of the init.
+//! - [`seccomp`]: `linux.seccomp` profiles through libseccomp; [`hooks`]:
+//!   the lifecycle hooks.
+//! - [`exe_seal`]: CVE-2019-5736 protection; [`fds`]: descriptor hygiene
+//!   (CVE-2024-21626); [`process`]: /proc facts and pidfds;
+//!   [`signal`]: signal names.
+//!
+//! Not here: images, networks, the monitor, `exec` into a running container.
+//! Refused with a clear error for now: `process.terminal` without a console
+//! socket (no terminal proxying), the time namespace, seccomp
+//! `SCMP_ACT_NOTIFY`.
 
 pub mod cgroups;
 pub mod rootfs;
+
+pub mod create;
+pub mod default_spec;
+pub mod delete;
+pub mod error;
+pub mod exe_seal;
+pub mod fds;
+pub mod features;
+pub mod foreground;
+pub mod hooks;
+mod init;
+pub mod kill;
+pub mod list;
+pub mod namespaces;
+pub mod proc_write;
+pub mod process;
+pub mod ps;
+pub mod record;
+pub mod seccomp;
+pub mod signal;
+pub mod spec;
+pub mod start;
+pub mod state;
+pub mod store;
+pub mod sync;
+
+pub use create::{create, CreateOptions};
+pub use delete::delete;
+pub use error::{Result, RuntimeError};
+pub use kill::kill;
+pub use record::{ContainerRecord, OciState, Status};
+pub use start::start;
+pub use state::state;
+pub use store::StateStore;

@@ -3,6 +3,12 @@
 
 use std::path::PathBuf;
 
+pub mod image;
+pub mod image_registry;
+pub mod network;
+pub mod network_cni;
+pub mod system;
+
 use clap::{Parser, Subcommand};
 
 /// Global options shared by every `rcrun` subcommand.
@@ -26,7 +32,12 @@ pub struct GlobalOpts {
 
 /// rcrun: a daemonless container runtime.
 #[derive(Debug, Parser)]
-#[command(name = "rcrun", version, about, propagate_version = true)]
+#[command(
+    name = "rcrun",
+    version,
+    about = "rcrun: a daemonless container runtime",
+    propagate_version = true
+)]
 pub struct Cli {
     #[command(flatten)]
     global: GlobalOpts,
@@ -38,6 +49,22 @@ pub struct Cli {
 enum Command {
     /// Show rcrun's version.
     Version,
+    /// Manage networks.
+    #[command(subcommand)]
+    Network(network::NetworkCmd),
+    /// Host-wide maintenance (gc).
+    #[command(subcommand)]
+    System(system::SystemCmd),
+    /// Pull an image from a registry.
+    Pull(image_registry::PullArgs),
+    /// Push an image to a registry.
+    Push(image_registry::PushArgs),
+    /// Log in to a registry (credentials go to the auth file).
+    Login(image_registry::LoginArgs),
+    /// Log out of a registry.
+    Logout(image_registry::LogoutArgs),
+    #[command(flatten)]
+    Image(image::ImageCommands),
 }
 
 /// Parse the command line, run the command, and return the process exit code.
@@ -54,6 +81,13 @@ pub fn main() -> i32 {
             println!("rcrun version {}", env!("CARGO_PKG_VERSION"));
             Ok(())
         }
+        Command::Network(cmd) => network::run(&cli.global, cmd),
+        Command::System(cmd) => system::run(&cli.global, cmd),
+        Command::Pull(a) => image_registry::pull(&cli.global, a),
+        Command::Push(a) => image_registry::push(&cli.global, a),
+        Command::Login(a) => image_registry::login(&cli.global, a),
+        Command::Logout(a) => image_registry::logout(&cli.global, a),
+        Command::Image(c) => image::run(&cli.global, c),
     };
     match result {
         Ok(()) => 0,

@@ -7,5 +7,7 @@
 
 pub mod bins;
 pub mod bundle;
+pub mod images;
 pub mod netns;
+pub mod registry;
 pub mod unique;
