@@ -87,8 +87,11 @@ pub fn make_busybox_rootfs(rootfs: &Path) {
             symlink("busybox", &link).expect("applet symlink");
         }
     }
-    fs::write(rootfs.join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n")
-        .expect("write passwd");
+    fs::write(
+        rootfs.join("etc/passwd"),
+        "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n",
+    )
+    .expect("write passwd");
     fs::write(rootfs.join("etc/group"), "root:x:0:\nnogroup:x:65534:\n").expect("write group");
     fs::write(rootfs.join("etc/hostname"), "busybox\n").expect("write hostname");
 }
