@@ -96,63 +96,20 @@ if grep -q ' /sys/fs/cgroup/unified .* - cgroup2 ' /proc/self/mountinfo \
   [ "$HUGETLB_MOUNTED" = 1 ] || die "could not mount the hugetlb controller on /sys/fs/cgroup/hugetlb"
 fi
 
-# --- the bundle: busybox + applet links, a runc-like config running `true`
-# (the same as tests/integration/src/bundle.rs), one copy per netns variant
-# sharing the rootfs.
-ROOTFS=$WORK/rootfs
-mkdir -p "$ROOTFS"/{bin,sbin,usr/bin,usr/sbin,proc,sys,dev,tmp,etc,root,var,run}
-cp /bin/busybox "$ROOTFS/bin/busybox"
-for applet in $(/bin/busybox --list); do
-  [ "$applet" = busybox ] || [ -e "$ROOTFS/bin/$applet" ] || ln -s busybox "$ROOTFS/bin/$applet"
-done
-printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n' >"$ROOTFS/etc/passwd"
-printf 'root:x:0:\nnogroup:x:65534:\n' >"$ROOTFS/etc/group"
-
-write_config() { # $1 = bundle dir, $2 = extra namespace entry ("" or the network one)
-  mkdir -p "$1"
-  cat >"$1/config.json" <<EOF
-{
-  "ociVersion": "1.0.2",
-  "process": {
-    "terminal": false,
-    "user": {"uid": 0, "gid": 0},
-    "args": ["true"],
-    "env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm"],
-    "cwd": "/",
-    "capabilities": {
-      "bounding": ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"],
-      "effective": ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"],
-      "permitted": ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"],
-      "ambient": ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]
-    },
-    "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024}],
-    "noNewPrivileges": true
-  },
-  "root": {"path": "$ROOTFS", "readonly": true},
-  "hostname": "runc",
-  "mounts": [
-    {"destination": "/proc", "type": "proc", "source": "proc"},
-    {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
-    {"destination": "/dev/pts", "type": "devpts", "source": "devpts", "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]},
-    {"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]},
-    {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]},
-    {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"]},
-    {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]}
-  ],
-  "linux": {
-    "resources": {"devices": [{"allow": false, "access": "rwm"}]},
-    "namespaces": [
-      {"type": "pid"}, $2{"type": "ipc"}, {"type": "uts"}, {"type": "mount"}, {"type": "cgroup"}
-    ],
-    "maskedPaths": ["/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
-      "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware", "/proc/scsi"],
-    "readonlyPaths": ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
-  }
-}
-EOF
-}
-write_config "$WORK/bundle-netns" '{"type": "network"}, '
-write_config "$WORK/bundle-hostnet" ''
+# --- the bundle: busybox + applet links, a runc-like config running `true`.
+# One bundle from scripts/make-busybox-bundle.sh; the host-netns variant is
+# the same config without the network namespace, sharing its rootfs.
+bash "$REPO/scripts/make-busybox-bundle.sh" "$WORK/bundle-netns" true >/dev/null
+mkdir -p "$WORK/bundle-hostnet"
+python3 - "$WORK/bundle-netns" "$WORK/bundle-hostnet" <<'PY'
+import json, sys
+src, dst = sys.argv[1], sys.argv[2]
+cfg = json.load(open(src + "/config.json"))
+cfg["root"]["path"] = src + "/rootfs"
+json.dump(cfg, open(src + "/config.json", "w"), indent=1)
+cfg["linux"]["namespaces"] = [n for n in cfg["linux"]["namespaces"] if n["type"] != "network"]
+json.dump(cfg, open(dst + "/config.json", "w"), indent=1)
+PY
 mkdir -p "$WORK"/root-{rcrun,crun,runc}
 
 RUNTIMES=(rcrun crun runc)
@@ -289,6 +246,9 @@ if [ -f "$OUT" ] && grep -qF "$BEGIN_MARK" "$OUT" && grep -qF "$END_MARK" "$OUT"
     $0 == e { skip = 0; next }
     !skip { print }' "$OUT" >"$WORK/readme.new"
   cat "$WORK/readme.new" >"$OUT"
+elif [ -f "$OUT" ]; then
+  # Never clobber the other scripts' sections: append ours.
+  { echo; cat "$WORK/section.md"; } >>"$OUT"
 else
   { echo "# Benchmarks"; echo; cat "$WORK/section.md"; } >"$OUT"
 fi

@@ -60,7 +60,12 @@ pub struct GlobalOpts {
 
 /// rcrun-oci: an OCI runtime with runc's command line.
 #[derive(Debug, Parser)]
-#[command(name = "rcrun-oci", version, about, propagate_version = true)]
+#[command(
+    name = "rcrun-oci",
+    version,
+    about = "rcrun-oci: an OCI runtime with runc's command line",
+    propagate_version = true
+)]
 pub struct Cli {
     #[command(flatten)]
     global: GlobalOpts,

@@ -197,26 +197,7 @@ fn parse_mount_line(line: &str) -> Option<MountLine<'_>> {
 
 /// mountinfo escapes space, tab, newline and backslash as `\ooo`.
 fn unescape_octal(s: &str) -> String {
-    if !s.contains('\\') {
-        return s.to_string();
-    }
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'\\'
-            && i + 3 < b.len()
-            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
-        {
-            let v = (b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0');
-            out.push(v);
-            i += 4;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    crate::rootfs::mountinfo::unescape(s).into_owned()
 }
 
 /// This process's cgroup in the v1 hierarchy holding exactly `controllers`.

@@ -34,7 +34,7 @@ mod devices;
 mod error;
 pub mod in_root;
 mod masks;
-mod mountinfo;
+pub(crate) mod mountinfo;
 mod mounts;
 pub mod options;
 mod pivot;

@@ -66,7 +66,7 @@ fn parse_line(line: &str) -> Option<MountEntry<'_>> {
 }
 
 /// Undo mountinfo's octal escapes (`\040` for space, `\011`, `\012`, `\134`).
-fn unescape(s: &str) -> Cow<'_, str> {
+pub(crate) fn unescape(s: &str) -> Cow<'_, str> {
     if !s.contains('\\') {
         return Cow::Borrowed(s);
     }
