@@ -18,7 +18,6 @@ N=${N:-100}
 RSS_RUNS=${RSS_RUNS:-20}
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 OUT=${OUT:-$REPO/bench/README.md}
-TARGET=${CARGO_TARGET_DIR:-$REPO/target}
 
 die() { echo "oci-run.sh: $*" >&2; exit 1; }
 [ "$(id -u)" = 0 ] || die "run as root (runtimes create namespaces and cgroups)"
@@ -30,9 +29,8 @@ done
 if [ -n "${RCRUN_OCI:-}" ]; then
   RCRUN=$RCRUN_OCI # an already built binary, e.g. to compare two builds
 else
-  echo "== building rcrun-oci (release)" >&2
-  (cd "$REPO" && cargo build --release -p rcrun-cli --bin rcrun-oci) >&2
-  RCRUN=$TARGET/release/rcrun-oci
+  echo "== building rcrun-oci (scripts/build-rcrun-oci.sh: static, release-oci profile)" >&2
+  RCRUN=$(bash "$REPO/scripts/build-rcrun-oci.sh")
 fi
 [ -x "$RCRUN" ] || die "$RCRUN not built"
 
@@ -194,7 +192,7 @@ else
 fi
 load=$(cut -d' ' -f1-3 /proc/loadavg)
 rev=$(cd "$REPO" && git rev-parse --short HEAD 2>/dev/null || echo unknown)
-if [ -n "${RCRUN_OCI:-}" ]; then build="binary $RCRUN_OCI"; else build="release build"; fi
+if [ -n "${RCRUN_OCI:-}" ]; then build="binary $RCRUN_OCI"; else build="static release-oci build, scripts/build-rcrun-oci.sh"; fi
 if [ "$HUGETLB_MOUNTED" = 1 ]; then
   hugetlb_note="this run bound it to a v1 hierarchy (\`mount -t cgroup -o hugetlb cgroup /sys/fs/cgroup/hugetlb\`) for its duration, so all three runtimes also made a hugetlb cgroup"
 else

@@ -5,9 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 [ -f "$HOME/.cargo/env" ] && . "$HOME/.cargo/env"
-cargo build --release -p rcrun-cli
+oci=$(bash scripts/build-rcrun-oci.sh)
 bundle=$(mktemp -d /tmp/rcrun-quickstart.XXXXXX)
 root=$(mktemp -d /tmp/rcrun-quickstart-root.XXXXXX)
 trap 'rm -rf "$bundle" "$root"' EXIT
 bash scripts/make-busybox-bundle.sh "$bundle" sh -c 'echo "hello from $(hostname), pid $$ in its own namespaces"; id; ls /'
-./target/release/rcrun-oci --root "$root" run --bundle "$bundle" quickstart
+"$oci" --root "$root" run --bundle "$bundle" quickstart
