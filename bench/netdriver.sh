@@ -50,6 +50,7 @@ cleanup() {
   ip netns del "$NS" 2>/dev/null || true
   for l in "$ND_BR" "$NV_BR" "$CNI_BR"; do ip link del "$l" 2>/dev/null || true; done
   nft delete table inet "$TABLE" 2>/dev/null || true
+  rm -f "/run/lock/rcrun-nft-$TABLE.lock"
   rm -rf "$WORK"
 }
 trap cleanup EXIT

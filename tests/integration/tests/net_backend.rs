@@ -12,7 +12,8 @@ use rcrun_it::{bins::is_root, unique};
 use rcrun_netapi::{parse_port_spec, AttachOptions, NetworkBackend, SandboxRef};
 use rcrun_netdriver::{BridgeDriver, CreateNetwork, DriverConfig, NftFirewall, SubnetRequest};
 
-/// Removes the test's bridge and nft table if the test fails half-way.
+/// Removes the test's bridge and nft table if the test fails half-way, and
+/// the table's host-wide lock file always.
 struct Leftovers {
     bridge: String,
     table: String,
@@ -20,6 +21,9 @@ struct Leftovers {
 
 impl Drop for Leftovers {
     fn drop(&mut self) {
+        if let Ok(fw) = NftFirewall::new(&self.table) {
+            let _ = std::fs::remove_file(fw.lock_path());
+        }
         if std::thread::panicking() {
             let _ = Command::new("ip")
                 .args(["link", "del", &self.bridge])

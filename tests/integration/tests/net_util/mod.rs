@@ -314,6 +314,8 @@ impl NetEnv {
             assert!(!link_exists(b), "bridge {b} leaked");
         }
         assert_eq!(self.nft_table(), "", "nft table {} leaked", self.table);
+        let lock = self.remove_nft_lock();
+        assert!(!lock.exists(), "nft lock file {} leaked", lock.display());
         let defs = files_in(&self.data.path().join("networks"), |n| n.ends_with(".json"));
         assert_eq!(defs, Vec::<PathBuf>::new(), "network definitions leaked");
     }
@@ -377,6 +379,17 @@ impl NetEnv {
         let _ = Command::new("nft")
             .args(["delete", "table", "inet", &self.table])
             .output();
+        self.remove_nft_lock();
+    }
+
+    /// Remove the host-wide lock file of this test's nft table (the driver
+    /// keeps it for the table's lifetime; the test's table is gone now).
+    fn remove_nft_lock(&self) -> PathBuf {
+        let path = rcrun_netdriver::NftFirewall::new(&self.table)
+            .map(|f| f.lock_path())
+            .unwrap_or_else(|e| panic!("nft table name {}: {e}", self.table));
+        let _ = std::fs::remove_file(&path);
+        path
     }
 }
 
