@@ -7,7 +7,7 @@ mod oci_common;
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::process::CommandExt;
 
-use oci_common::{id, skip, Oci};
+use oci_common::{chmod_755, id, skip, Oci};
 use rcrun_it::bundle::Bundle;
 use rcrun_it::netns::NetnsGuard;
 use serde_json::json;
@@ -224,11 +224,6 @@ fn user_namespace_maps_ids() {
     assert_eq!(lines[1], ["0"]);
     assert_eq!(lines[2], ["0", "100000", "65536"]);
     assert_eq!(lines[3], ["0", "200000", "65536"]);
-}
-
-fn chmod_755(p: &std::path::Path) {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).expect("chmod bundle");
 }
 
 #[test]

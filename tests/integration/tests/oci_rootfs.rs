@@ -9,7 +9,7 @@ mod rtf_common;
 use std::fs;
 use std::os::unix::fs::symlink;
 
-use oci_common::{skip, Oci};
+use oci_common::{chmod_755, skip, Oci};
 use rcrun_it::bundle::Bundle;
 use rtf_common::*;
 use serde_json::json;

@@ -5,7 +5,7 @@
 mod oci_common;
 mod rtf_common;
 
-use oci_common::{skip, Oci};
+use oci_common::{chmod_755, skip, Oci};
 use rcrun_it::bundle::Bundle;
 use rtf_common::*;
 use serde_json::json;

@@ -203,3 +203,9 @@ pub fn skip() -> bool {
     }
     false
 }
+
+/// chmod 0755, so a user-namespaced root can reach the bundle's rootfs.
+pub fn chmod_755(p: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755)).expect("chmod 0755");
+}
