@@ -4,7 +4,11 @@
 #  1. attach + one published port + detach:
 #       netdriver  `rcrun network attach NET --netns NS --id ID -p 28300:80`
 #                  then `rcrun network detach` (release build, the hidden
-#                  debug verbs of the CLI: a whole rcrun process each);
+#                  debug verbs of the CLI: a whole rcrun process each). Two
+#                  rows: the default deferred detach (returns once the
+#                  endpoint is marked; a background rcrun does the kernel
+#                  teardown, which the script waits for, untimed, before the
+#                  next step) and `detach --wait` (all of it, synchronously);
 #       netavark   `netavark setup NS` / `netavark teardown NS` (Debian 1.4,
 #                  /usr/lib/podman/netavark) with the network + port mapping
 #                  JSON on stdin;
@@ -44,7 +48,7 @@ export RCRUN_NFT_TABLE=$TABLE RCRUN_NET_VETH_PREFIX=rnd RCRUN_DATA_ROOT=$WORK/da
 RCRUN=$TARGET/release/rcrun
 
 cleanup() {
-  "$RCRUN" network detach ndbench --id bench 2>/dev/null || true
+  "$RCRUN" network detach --wait ndbench --id bench 2>/dev/null || true
   "$RCRUN" network rm ndbench >/dev/null 2>&1 || true
   [ -f "$WORK/nv.json" ] && "$NETAVARK" --config "$WORK/nv" teardown "$NSPATH" <"$WORK/nv.json" >/dev/null 2>&1 || true
   ip netns del "$NS" 2>/dev/null || true
@@ -106,6 +110,16 @@ cni_del() {
 
 nd_add() { "$RCRUN" network attach ndbench --netns "$NSPATH" --id bench -p 28300:80 >/dev/null; }
 nd_del() { "$RCRUN" network detach ndbench --id bench; }
+nd_delw() { "$RCRUN" network detach --wait ndbench --id bench; }
+# The deferred detach's background process: wait (untimed) until it is done,
+# so its kernel work never overlaps the next measurement.
+nd_settle() {
+  local n=0
+  while [ -e "$WORK/data/endpoints/ndbench/bench.json" ]; do
+    sleep 0.005; n=$((n + 1))
+    [ $n -lt 2000 ] || { echo "background detach did not finish" >&2; exit 1; }
+  done
+}
 nv_add() { "$NETAVARK" --config "$WORK/nv" setup "$NSPATH" <"$WORK/nv.json" >/dev/null; }
 nv_del() { "$NETAVARK" --config "$WORK/nv" teardown "$NSPATH" <"$WORK/nv.json" >/dev/null; }
 
@@ -114,6 +128,7 @@ now() { date +%s%N; }
 time_pair() {
   local t0 t1 t2
   t0=$(now); $2; t1=$(now); $3; t2=$(now)
+  [ "$3" != nd_del ] || nd_settle
   echo $(((t1 - t0) / 1000)) >>"$WORK/$1.add"
   echo $(((t2 - t1) / 1000)) >>"$WORK/$1.del"
   echo $(((t2 - t0) / 1000)) >>"$WORK/$1.sum"
@@ -123,25 +138,27 @@ ms() { awk -v u="$1" 'BEGIN{printf "%.1f", u/1000}'; }
 
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 for ((i = 0; i < WARM; i++)); do
-  time_pair warm nd_add nd_del; time_pair warm nv_add nv_del; time_pair warm cni_add cni_del
+  time_pair warm nd_add nd_del; time_pair warm nd_add nd_delw; time_pair warm nv_add nv_del; time_pair warm cni_add cni_del
 done
 rm -f "$WORK"/*.add "$WORK"/*.del "$WORK"/*.sum
 for ((i = 0; i < ROUNDS; i++)); do
   case $((i % 3)) in
-    0) time_pair nd nd_add nd_del; time_pair nv nv_add nv_del; time_pair cni cni_add cni_del ;;
-    1) time_pair nv nv_add nv_del; time_pair cni cni_add cni_del; time_pair nd nd_add nd_del ;;
-    2) time_pair cni cni_add cni_del; time_pair nd nd_add nd_del; time_pair nv nv_add nv_del ;;
+    0) time_pair nd nd_add nd_del; time_pair ndw nd_add nd_delw; time_pair nv nv_add nv_del; time_pair cni cni_add cni_del ;;
+    1) time_pair nv nv_add nv_del; time_pair cni cni_add cni_del; time_pair nd nd_add nd_del; time_pair ndw nd_add nd_delw ;;
+    2) time_pair cni cni_add cni_del; time_pair ndw nd_add nd_delw; time_pair nd nd_add nd_del; time_pair nv nv_add nv_del ;;
   esac
 done
 
-ND=$(median "$WORK/nd.sum"); NV=$(median "$WORK/nv.sum"); CN=$(median "$WORK/cni.sum")
+ND=$(median "$WORK/nd.sum"); NDW=$(median "$WORK/ndw.sum"); NV=$(median "$WORK/nv.sum"); CN=$(median "$WORK/cni.sum")
 echo
 echo "== attach + 1 published port + detach, medians of $ROUNDS rounds (ms) =="
 printf '%-28s %8s %8s %8s\n' tool attach detach total
 printf '%-28s %8s %8s %8s\n' "netdriver (rcrun process)" "$(ms "$(median "$WORK/nd.add")")" "$(ms "$(median "$WORK/nd.del")")" "$(ms "$ND")"
+printf '%-28s %8s %8s %8s\n' "netdriver, detach --wait" "$(ms "$(median "$WORK/ndw.add")")" "$(ms "$(median "$WORK/ndw.del")")" "$(ms "$NDW")"
 printf '%-28s %8s %8s %8s\n' "netavark 1.4" "$(ms "$(median "$WORK/nv.add")")" "$(ms "$(median "$WORK/nv.del")")" "$(ms "$NV")"
 printf '%-28s %8s %8s %8s\n' "CNI bridge+host-local+portmap" "$(ms "$(median "$WORK/cni.add")")" "$(ms "$(median "$WORK/cni.del")")" "$(ms "$CN")"
 awk -v n="$ND" -v v="$NV" -v c="$CN" 'BEGIN{printf "netdriver / netavark = %.3f   netdriver / CNI chain = %.3f\n", n/v, n/c}'
+awk -v n="$NDW" -v v="$NV" -v c="$CN" 'BEGIN{printf "with detach --wait: / netavark = %.3f   / CNI chain = %.3f\n", n/v, n/c}'
 
 # --- mapping #1 vs #1000 ---------------------------------------------------------
 rm -f "$WORK"/nd1.* "$WORK"/nd1000.*

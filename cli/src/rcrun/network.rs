@@ -68,6 +68,12 @@ pub enum NetworkCmd {
         /// Sandbox id.
         #[arg(long)]
         id: String,
+        /// Do the whole teardown before returning. Without it the endpoint
+        /// is marked detaching and a background `rcrun` process removes the
+        /// veth, firewall elements and address (attaches that want its
+        /// ports wait for it; `system gc` finishes it after a crash).
+        #[arg(long)]
+        wait: bool,
     },
 }
 
@@ -214,8 +220,43 @@ pub fn run(g: &GlobalOpts, cmd: NetworkCmd) -> Result<()> {
             Ok(())
         }
         NetworkCmd::Attach(a) => attach(&drv, a),
-        NetworkCmd::Detach { network, id } => Ok(drv.detach_sandbox(&network, &id)?),
+        NetworkCmd::Detach { network, id, wait } => {
+            if wait {
+                return Ok(drv.detach_sandbox(&network, &id)?);
+            }
+            if drv.begin_detach(&network, &id)? {
+                spawn_finisher(g, &network, &id)?;
+            }
+            Ok(())
+        }
     }
+}
+
+/// Start `rcrun network detach --wait` in its own session, detached from
+/// our stdio, to do the kernel half of a deferred detach.
+fn spawn_finisher(g: &GlobalOpts, network: &str, id: &str) -> Result<()> {
+    use std::os::unix::process::CommandExt;
+    use std::process::{Command, Stdio};
+    let exe = std::env::current_exe().context("locating the rcrun executable")?;
+    let mut cmd = Command::new(exe);
+    cmd.arg("--root")
+        .arg(&g.root)
+        .arg("--data-root")
+        .arg(&g.data_root)
+        .args(["network", "detach", "--wait", network, "--id", id])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    // SAFETY: setsid is async-signal-safe and touches no memory of ours.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::setsid();
+            Ok(())
+        });
+    }
+    cmd.spawn()
+        .with_context(|| format!("starting the teardown of sandbox {id} on {network}"))?;
+    Ok(())
 }
 
 fn parse_net(s: &str, what: &str) -> Result<IpNet> {

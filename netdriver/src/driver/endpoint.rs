@@ -195,6 +195,9 @@ impl BridgeDriver {
             return Ok(Vec::new());
         }
         let mut others = self.other_endpoints(net, sandbox)?;
+        if self.settle_detaching(&others, wanted)? {
+            others = self.other_endpoints(net, sandbox)?;
+        }
         let stale_clash = others.iter().any(|o| {
             !netns::is_alive(&o.sandbox.netns)
                 && wanted
@@ -227,6 +230,30 @@ impl BridgeDriver {
             m.insert(format!("{}/{}", net.name, sandbox.id), held);
         }
         Ok(resolved)
+    }
+
+    /// Endpoints being detached (see [`begin_detach`](Self::begin_detach))
+    /// that hold a wanted host port: wait for their teardown (its process
+    /// holds the endpoint lock) and finish it here if no one did. Returns
+    /// whether any was waited for.
+    fn settle_detaching(&self, others: &[Endpoint], wanted: &[PortMapping]) -> Result<bool> {
+        let mut waited = false;
+        for o in others.iter().filter(|o| {
+            o.state == EndpointState::Detaching
+                && wanted
+                    .iter()
+                    .any(|m| o.ports.iter().any(|p| ports_clash(p, m)))
+        }) {
+            waited = true;
+            let _lock = self.store.endpoint_lock(&o.network, &o.sandbox.id)?;
+            let Some(net) = self.store.load_network(&o.network)? else {
+                continue;
+            };
+            if let Some(ep) = self.store.load_endpoint(&o.network, &o.sandbox.id)? {
+                self.teardown(&net, &ep)?;
+            }
+        }
+        Ok(waited)
     }
 
     /// Endpoint records of every network but this sandbox's own on `net`.
@@ -288,6 +315,36 @@ impl BridgeDriver {
             self.store.remove_endpoint_lock(&net.name, id);
         }
         res
+    }
+
+    /// First half of a deferred detach: mark `id`'s endpoint on `network`
+    /// as detaching (durably) and return whether a teardown is pending.
+    /// The kernel work (veth, firewall elements, then the address) is left
+    /// to [`detach_sandbox`](Self::detach_sandbox), which the caller runs
+    /// later or in another process; until it has run, the address stays
+    /// allocated, and an attach that wants one of the endpoint's host ports
+    /// waits for it (or finishes it) instead of failing. A crash in
+    /// between leaves a detaching record that `gc` and the next attach or
+    /// detach of the sandbox complete.
+    pub fn begin_detach(&self, network: &str, id: &str) -> Result<bool> {
+        validate_sandbox_id(id)?;
+        let Some(net) = self.store.load_network(network)? else {
+            return Ok(false);
+        };
+        let _lock = self.store.endpoint_lock(&net.name, id)?;
+        self.drop_reservation(&net.name, id);
+        match self.store.load_endpoint(&net.name, id)? {
+            Some(ep) if ep.state == EndpointState::Detaching => Ok(true),
+            Some(ep) => {
+                let mut marked = ep;
+                marked.state = EndpointState::Detaching;
+                self.store.save_endpoint(&marked)?;
+                Ok(true)
+            }
+            // No record: at most an IPAM entry (a crash before the record
+            // was written); the full detach looks for it.
+            None => Ok(true),
+        }
     }
 
     /// Undo an endpoint: firewall elements, veth, addresses, record. Keeps

@@ -139,7 +139,7 @@ fn detach_killed_half_way_is_finished_by_the_next_detach() {
     kill_at(
         &env,
         "detach:links",
-        &["network", "detach", "rnd-gc3", "--id", "k3"],
+        &["network", "detach", "--wait", "rnd-gc3", "--id", "k3"],
     );
     assert!(
         !link_exists(&env.veth("rnd-gc3", "k3")),

@@ -71,7 +71,14 @@ fn fifty_concurrent_attaches_from_separate_processes_get_fifty_distinct_addresse
     let detaches: Vec<_> = (0..50)
         .map(|i| {
             env.rcrun()
-                .args(["network", "detach", "rnd-conc", "--id", &format!("c{i}")])
+                .args([
+                    "network",
+                    "detach",
+                    "--wait",
+                    "rnd-conc",
+                    "--id",
+                    &format!("c{i}"),
+                ])
                 .stderr(Stdio::piped())
                 .spawn()
                 .expect("spawn rcrun")

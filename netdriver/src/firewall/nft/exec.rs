@@ -16,6 +16,9 @@ use crate::firewall::FirewallError;
 /// How nft commands are run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Nft {
+    /// Decided at the first command: the library when it loads, else `nft`
+    /// from `$PATH` (commands that never touch nftables load nothing).
+    Auto,
     /// In-process, through libnftables.so.1.
     Library,
     /// By spawning this `nft` binary.
@@ -34,6 +37,7 @@ impl Nft {
 
     fn name(&self) -> String {
         match self {
+            Nft::Auto => Nft::detect().name(),
             Nft::Library => "libnftables.so.1".to_string(),
             Nft::Binary(p) => p.display().to_string(),
         }
@@ -42,6 +46,7 @@ impl Nft {
     /// Run `input` (`-f -` style script) with or without JSON output.
     fn run(&self, input: &str, json: bool) -> Result<libnft::LibOutput, FirewallError> {
         let bin = match self {
+            Nft::Auto => return Nft::detect().run(input, json),
             Nft::Library => {
                 return libnft::run(input, json).ok_or_else(|| FirewallError::Spawn {
                     program: self.name(),

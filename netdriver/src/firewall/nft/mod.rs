@@ -54,7 +54,7 @@ impl Default for NftFirewall {
                 table: DEFAULT_TABLE.to_string(),
                 mark: FW_MARK,
             },
-            nft: Nft::detect(),
+            nft: Nft::Auto,
         }
     }
 }
@@ -82,9 +82,12 @@ impl NftFirewall {
         self
     }
 
-    /// How nft commands are run (library or binary).
-    pub fn runner(&self) -> &Nft {
-        &self.nft
+    /// How nft commands are run (library or binary; `Auto` is resolved).
+    pub fn runner(&self) -> Nft {
+        match &self.nft {
+            Nft::Auto => Nft::detect(),
+            n => n.clone(),
+        }
     }
 
     /// The table name.

@@ -258,7 +258,7 @@ impl NetEnv {
 
     /// Detach sandbox `id`.
     pub fn detach(&self, network: &str, id: &str) {
-        self.rcrun_ok(&["network", "detach", network, "--id", id]);
+        self.rcrun_ok(&["network", "detach", "--wait", network, "--id", id]);
     }
 
     /// IPAM entries (address files) of every network.
@@ -328,7 +328,7 @@ impl NetEnv {
                 .map(|s| s.to_string_lossy().into_owned());
             let id = rec.file_stem().map(|s| s.to_string_lossy().into_owned());
             if let (Some(net), Some(id)) = (net, id) {
-                let _ = self.try_rcrun(&["network", "detach", &net, "--id", &id]);
+                let _ = self.try_rcrun(&["network", "detach", "--wait", &net, "--id", &id]);
             }
         }
         let ls = self.try_rcrun(&["network", "ls", "-q"]);
@@ -361,7 +361,7 @@ impl NetEnv {
                 .map(|s| s.to_string_lossy().into_owned());
             let id = rec.file_stem().map(|s| s.to_string_lossy().into_owned());
             if let (Some(net), Some(id)) = (net, id) {
-                let _ = self.try_rcrun(&["network", "detach", &net, "--id", &id]);
+                let _ = self.try_rcrun(&["network", "detach", "--wait", &net, "--id", &id]);
             }
         }
         let ls = self.try_rcrun(&["network", "ls", "-q"]);
