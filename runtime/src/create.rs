@@ -17,9 +17,9 @@ use nix::sys::signal::{kill, Signal};
 use nix::sys::stat::Mode;
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::Pid;
-use oci_spec::runtime::LinuxNamespaceType as Ns;
+use oci_spec::runtime::{LinuxNamespaceType as Ns, LinuxResources};
 
-use crate::cgroups::CgroupHandle;
+use crate::cgroups::{CgroupError, CgroupHandle};
 use crate::error::{Result, RuntimeError};
 use crate::hooks::HookKind;
 use crate::init::{child_main, InitContext};
@@ -68,6 +68,23 @@ pub fn create(store: &StateStore, opts: &CreateOptions) -> Result<ContainerRecor
     }
     crate::store::validate_id(&opts.id)?;
     let bundle = load_bundle(&opts.bundle)?;
+    // Compile (or find in the cache) the seccomp program now, in the
+    // runtime: the init then only loads it.
+    if let Some(profile) = bundle
+        .spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.seccomp().as_ref())
+    {
+        crate::seccomp::prepare(profile, store.root())
+            .map_err(|m| RuntimeError::spec("linux.seccomp", m))?;
+    }
+    if crate::namespaces::declared(&bundle.spec)?
+        .iter()
+        .any(|(kind, path)| *kind == Ns::User && path.is_none())
+    {
+        crate::userns_support::check(nix::unistd::geteuid().is_root())?;
+    }
     let min_fd = 3 + opts.preserve_fds as i32;
     let locked = store.create_dir(&opts.id)?;
     let mut undo = Undo {
@@ -114,9 +131,10 @@ fn create_in(
     let cg_path = linux
         .and_then(|l| l.cgroups_path().clone())
         .unwrap_or_else(|| default_cgroup_path(&opts.id));
-    let cgroup = CgroupHandle::create(&cg_path).map_err(|e| RuntimeError::Cgroup(e.to_string()))?;
+    let resources = linux.and_then(|l| l.resources().as_ref());
+    let cgroup = create_cgroup(&cg_path, resources)?;
     undo.cgroup = Some(cgroup.clone());
-    if let Some(res) = linux.and_then(|l| l.resources().as_ref()) {
+    if let Some(res) = resources.filter(|_| !cgroup.v1.is_empty() || cgroup.unified.is_some()) {
         cgroup
             .apply(res)
             .map_err(|e| RuntimeError::Cgroup(e.to_string()))?;
@@ -188,6 +206,51 @@ fn create_in(
         write_atomic(pf, format!("{init_pid}").as_bytes(), 0o644)?;
     }
     Ok(rec)
+}
+
+/// Create the container's cgroup. An unprivileged user (rootless, as
+/// `spec --rootless` configures) usually may not: as runc does, that is fine
+/// when the spec asks for no limits (device rules aside: a user namespace
+/// cannot make device nodes), and the container then runs in the caller's
+/// cgroup with an empty handle.
+fn create_cgroup(path: &Path, resources: Option<&LinuxResources>) -> Result<CgroupHandle> {
+    match CgroupHandle::create(path) {
+        Ok(cg) => Ok(cg),
+        Err(CgroupError::Create { path: dir, source })
+            if source.kind() == std::io::ErrorKind::PermissionDenied
+                && !nix::unistd::geteuid().is_root() =>
+        {
+            if resources.is_some_and(limits_anything) {
+                return Err(RuntimeError::Cgroup(format!(
+                    "create cgroup {}: permission denied: an unprivileged user cannot set \
+                     linux.resources; drop them (rcrun-oci spec --rootless does) or run as root",
+                    dir.display()
+                )));
+            }
+            tracing::debug!(
+                "rootless: no cgroup for {} ({}: {source})",
+                path.display(),
+                dir.display()
+            );
+            let mode = crate::cgroups::host_layout()
+                .map_err(|e| RuntimeError::Cgroup(e.to_string()))?
+                .mode;
+            Ok(CgroupHandle {
+                path: path.to_path_buf(),
+                mode,
+                v1: Vec::new(),
+                unified: None,
+            })
+        }
+        Err(e) => Err(RuntimeError::Cgroup(e.to_string())),
+    }
+}
+
+/// Whether `linux.resources` sets anything besides device rules.
+fn limits_anything(r: &LinuxResources) -> bool {
+    let mut rest = r.clone();
+    rest.set_devices(None);
+    rest != LinuxResources::default()
 }
 
 /// Answer the init's requests until it is ready; returns the init's pid.
@@ -394,5 +457,24 @@ impl Drop for Undo {
                 tracing::warn!("cleanup after failed create: {e}");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resources(v: serde_json::Value) -> LinuxResources {
+        serde_json::from_value(v).expect("resources")
+    }
+
+    #[test]
+    fn device_rules_alone_limit_nothing() {
+        let r = resources(serde_json::json!({"devices": [{"allow": false, "access": "rwm"}]}));
+        assert!(!limits_anything(&r));
+        assert!(!limits_anything(&LinuxResources::default()));
+        assert!(limits_anything(&resources(
+            serde_json::json!({"pids": {"limit": 10}})
+        )));
     }
 }

@@ -33,10 +33,10 @@ pub fn delete(store: &StateStore, id: &str, force: bool) -> Result<()> {
     };
     match rec.status(&locked.dir) {
         Status::Stopped => {}
-        Status::Running if !force => {
+        status @ (Status::Running | Status::Paused) if !force => {
             return Err(RuntimeError::BadState {
                 id: id.to_string(),
-                status: Status::Running.to_string(),
+                status: status.to_string(),
                 message: "cannot delete a running container: stop it first or use --force"
                     .to_string(),
             })
@@ -74,6 +74,12 @@ fn kill_all_and_wait(rec: &crate::record::ContainerRecord, id: &str) -> Result<(
         .map_err(|e| RuntimeError::Cgroup(e.to_string()))?
     {
         let _ = kill_pid(Pid::from_raw(pid), Signal::SIGKILL);
+    }
+    // Frozen (paused) tasks only act on SIGKILL once thawed.
+    if rec.cgroup.is_frozen() {
+        rec.cgroup
+            .thaw()
+            .map_err(|e| RuntimeError::Cgroup(e.to_string()))?;
     }
     if let Some(init) = &init {
         if !init.wait_exit(Some(KILL_WAIT))? {

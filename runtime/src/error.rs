@@ -66,6 +66,14 @@ pub enum RuntimeError {
     /// The container's init reported a setup error, or died during setup.
     #[error("container init: {0}")]
     Init(String),
+    /// The process of an `exec` reported a setup error, or died during setup.
+    #[error("exec in container {id:?}: {message}")]
+    Exec {
+        /// The container.
+        id: String,
+        /// What failed.
+        message: String,
+    },
     /// The state file of a container is corrupt.
     #[error("state of container {id:?} ({path}): {message}")]
     CorruptState {

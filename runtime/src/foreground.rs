@@ -54,6 +54,22 @@ impl SignalForwarder {
         Ok(SignalForwarder { fd })
     }
 
+    /// The signalfd, to poll it alongside other descriptors.
+    pub fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+
+    /// The forwarded signals that arrived since the last call (non-blocking).
+    pub fn pending(&self) -> Vec<Signal> {
+        let mut out = Vec::new();
+        while let Ok(Some(info)) = self.fd.read_signal() {
+            if let Ok(sig) = Signal::try_from(info.ssi_signo as i32) {
+                out.push(sig);
+            }
+        }
+        out
+    }
+
     /// Forward signals to `pid` (a child of this process) until it exits;
     /// returns its exit code, or 128+N when signal N killed it.
     pub fn forward_until_exit(&self, pid: i32) -> Result<i32> {

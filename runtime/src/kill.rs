@@ -26,6 +26,11 @@ pub fn kill(store: &StateStore, id: &str, sig: Signal, all: bool) -> Result<()> 
                 Err(e) => return Err(RuntimeError::sys(format!("send {sig} to {pid}"), e)),
             }
         }
+        if sig == Signal::SIGKILL && rec.cgroup.is_frozen() {
+            rec.cgroup
+                .thaw()
+                .map_err(|e| RuntimeError::Cgroup(e.to_string()))?;
+        }
         return Ok(());
     }
     if status == Status::Stopped {
@@ -35,5 +40,12 @@ pub fn kill(store: &StateStore, id: &str, sig: Signal, all: bool) -> Result<()> 
             message: "cannot signal a stopped container".to_string(),
         });
     }
-    PidFd::open(rec.pid, Some(rec.start_time))?.signal(sig)
+    PidFd::open(rec.pid, Some(rec.start_time))?.signal(sig)?;
+    // A paused container's init only acts on SIGKILL once thawed (as runc).
+    if sig == Signal::SIGKILL && status == Status::Paused {
+        rec.cgroup
+            .thaw()
+            .map_err(|e| RuntimeError::Cgroup(e.to_string()))?;
+    }
+    Ok(())
 }

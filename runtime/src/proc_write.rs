@@ -27,6 +27,9 @@ pub fn write_id_maps(proc_fd: &OwnedFd, pid: i32, spec: &Spec) -> Result<()> {
     let gid = linux
         .and_then(|l| l.gid_mappings().as_deref())
         .unwrap_or(&[]);
+    if !gid.is_empty() && !nix::unistd::geteuid().is_root() {
+        deny_setgroups(proc_fd, pid)?;
+    }
     for (file, field, maps) in [
         ("uid_map", "linux.uidMappings", uid),
         ("gid_map", "linux.gidMappings", gid),
@@ -43,6 +46,19 @@ pub fn write_id_maps(proc_fd: &OwnedFd, pid: i32, spec: &Spec) -> Result<()> {
             })?;
     }
     Ok(())
+}
+
+/// Write `deny` to `/proc/PID/setgroups`: the kernel lets a process
+/// without CAP_SETGID (a rootless runtime) write a `gid_map` only then, and
+/// the container may then not call setgroups(2), as with runc rootless.
+fn deny_setgroups(proc_fd: &OwnedFd, pid: i32) -> Result<()> {
+    let fd = open_in_proc(proc_fd, &format!("{pid}/setgroups"), OFlag::O_WRONLY)?;
+    std::fs::File::from(fd).write_all(b"deny").map_err(|e| {
+        RuntimeError::spec(
+            "linux.gidMappings",
+            format!("write \"deny\" to /proc/{pid}/setgroups (needed to map gids without CAP_SETGID): {e}"),
+        )
+    })
 }
 
 /// Set `process.oomScoreAdj` of the process `who` names under /proc (a pid,

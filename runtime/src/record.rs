@@ -51,6 +51,8 @@ pub enum Status {
     Created,
     /// The user process runs.
     Running,
+    /// Running, but its processes are frozen (`pause`).
+    Paused,
     /// The init has exited.
     Stopped,
 }
@@ -61,6 +63,7 @@ impl std::fmt::Display for Status {
             Status::Creating => "creating",
             Status::Created => "created",
             Status::Running => "running",
+            Status::Paused => "paused",
             Status::Stopped => "stopped",
         })
     }
@@ -68,12 +71,15 @@ impl std::fmt::Display for Status {
 
 impl ContainerRecord {
     /// The status now: stopped when the init is gone, created while the
-    /// exec fifo in `dir` (the container's state dir) exists, else running.
+    /// exec fifo in `dir` (the container's state dir) exists, paused while
+    /// its cgroup is frozen, else running.
     pub fn status(&self, dir: &Path) -> Status {
         if !is_same_alive(self.pid, self.start_time) {
             Status::Stopped
         } else if dir.join(EXEC_FIFO).exists() {
             Status::Created
+        } else if self.cgroup.is_frozen() {
+            Status::Paused
         } else {
             Status::Running
         }

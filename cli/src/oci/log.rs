@@ -103,6 +103,50 @@ impl tracing::field::Visit for MessageVisitor {
     }
 }
 
+/// Log a command-line usage error (found before the options could be
+/// parsed) to the `--log` file named in `args`, in the `--log-format` named
+/// there: engines show only what the log file says. The message is clap's
+/// first line, without its `error: ` prefix. Nothing happens without `--log`.
+pub fn usage_error(args: &[String], clap_msg: &str) {
+    let (Some(path), format) = log_flags(args) else {
+        return;
+    };
+    let msg = clap_msg.lines().next().unwrap_or(clap_msg);
+    let msg = msg.strip_prefix("error: ").unwrap_or(msg);
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+    {
+        let _ = f.write_all(line(format, "error", msg).as_bytes());
+    }
+}
+
+/// `--log FILE` / `--log=FILE` and `--log-format F` / `--log-format=F` in
+/// raw arguments (text unless `json`).
+fn log_flags(args: &[String]) -> (Option<&str>, LogFormat) {
+    let mut log = None;
+    let mut format = LogFormat::Text;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let (name, inline) = match a.split_once('=') {
+            Some((n, v)) => (n, Some(v)),
+            None => (a.as_str(), None),
+        };
+        let value = match name {
+            "--log" | "--log-format" => inline.or_else(|| it.next().map(String::as_str)),
+            _ => continue,
+        };
+        match (name, value) {
+            ("--log", Some(v)) => log = Some(v),
+            ("--log-format", Some("json")) => format = LogFormat::Json,
+            ("--log-format", Some(_)) => format = LogFormat::Text,
+            _ => {}
+        }
+    }
+    (log, format)
+}
+
 /// One log line (with newline) in `format`.
 pub fn line(format: LogFormat, level: &str, msg: &str) -> String {
     let time = rcrun_runtime::record::now_rfc3339();
@@ -129,6 +173,21 @@ mod tests {
         assert_eq!(v["level"], "error");
         assert_eq!(v["msg"], "container \"x\" does not exist");
         assert!(v["time"].as_str().is_some_and(|t| t.ends_with('Z')));
+    }
+
+    #[test]
+    fn log_flags_are_found_in_both_spellings() {
+        let args: Vec<String> = ["--log", "/l.json", "--log-format=json", "nosuch"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(log_flags(&args), (Some("/l.json"), LogFormat::Json));
+        let args: Vec<String> = ["--root", "/r", "--log=/l", "x"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(log_flags(&args), (Some("/l"), LogFormat::Text));
+        assert_eq!(log_flags(&[]), (None, LogFormat::Text));
     }
 
     #[test]

@@ -40,6 +40,16 @@ pub fn set_v2(dir: &Path, frozen: bool) -> Result<(), CgroupError> {
     })
 }
 
+/// True when a v1 freezer cgroup is `FROZEN`.
+pub fn is_frozen_v1(dir: &Path) -> bool {
+    read(dir, "freezer.state").is_ok_and(|s| s == "FROZEN")
+}
+
+/// True when a v2 cgroup reports `frozen 1` in `cgroup.events`.
+pub fn is_frozen_v2(dir: &Path) -> bool {
+    read(dir, "cgroup.events").is_ok_and(|s| s.lines().any(|l| l == "frozen 1"))
+}
+
 fn wait(
     dir: &Path,
     file: &str,

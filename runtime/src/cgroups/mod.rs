@@ -309,6 +309,22 @@ impl CgroupHandle {
         }
     }
 
+    /// True when the container's processes are frozen (paused). A missing
+    /// freezer reads as not frozen.
+    pub fn is_frozen(&self) -> bool {
+        match self.mode {
+            Mode::V2 => self.unified.as_deref().is_some_and(freezer::is_frozen_v2),
+            Mode::V1 | Mode::Hybrid => {
+                v1::dir_for(&self.v1, "freezer").is_some_and(freezer::is_frozen_v1)
+            }
+        }
+    }
+
+    /// The directory of the v1 hierarchy holding `controller`, if any.
+    pub fn v1_dir(&self, controller: &str) -> Option<&Path> {
+        v1::dir_for(&self.v1, controller)
+    }
+
     /// CPU, memory and pids counters.
     pub fn stats(&self) -> Result<CgroupStats, CgroupError> {
         match self.mode {

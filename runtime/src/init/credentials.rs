@@ -41,7 +41,7 @@ fn cap_spec(process: &Process) -> Result<CapSpec, String> {
 }
 
 /// Apply user and capabilities of `process` to the calling process.
-pub(super) fn apply(process: &Process) -> Result<(), String> {
+pub(crate) fn apply(process: &Process) -> Result<(), String> {
     let want = cap_spec(process)?;
     // Bounding first: dropping needs CAP_SETPCAP, which we still hold.
     let current = caps::read(None, CapSet::Bounding)
@@ -103,12 +103,18 @@ fn switch_user(process: &Process) -> Result<(), String> {
         .flatten()
         .map(|g| Gid::from_raw(*g))
         .collect();
-    setgroups(&groups).map_err(|e| {
-        format!(
-            "process.user.additionalGids {:?}: {e}",
-            user.additional_gids().as_deref().unwrap_or(&[])
-        )
-    })?;
+    // A rootless runtime maps gids only after denying setgroups(2) in the
+    // user namespace: then, as runc, leave the (empty) group list alone.
+    let denied = groups.is_empty()
+        && std::fs::read_to_string("/proc/self/setgroups").is_ok_and(|s| s.trim() == "deny");
+    if !denied {
+        setgroups(&groups).map_err(|e| {
+            format!(
+                "process.user.additionalGids {:?}: {e}",
+                user.additional_gids().as_deref().unwrap_or(&[])
+            )
+        })?;
+    }
     let gid = Gid::from_raw(user.gid());
     setresgid(gid, gid, gid).map_err(|e| format!("process.user.gid {}: {e}", user.gid()))?;
     let uid = Uid::from_raw(user.uid());

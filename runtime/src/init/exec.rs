@@ -85,14 +85,14 @@ pub(super) fn prepare_and_exec(
     unsafe { libc::_exit(127) }
 }
 
-fn cstring(bytes: &[u8], field: &str) -> Result<CString, String> {
+pub(crate) fn cstring(bytes: &[u8], field: &str) -> Result<CString, String> {
     CString::new(bytes).map_err(|_| format!("{field}: an entry holds a NUL byte"))
 }
 
 /// Empty signal mask and default dispositions (the runtime ignores SIGPIPE
 /// and `run` blocks the signals it forwards; the container must not inherit
 /// either).
-fn reset_signals() -> Result<(), String> {
+pub(crate) fn reset_signals() -> Result<(), String> {
     sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None)
         .map_err(|e| format!("reset the signal mask: {e}"))?;
     for sig in Signal::iterator() {
@@ -108,7 +108,7 @@ fn reset_signals() -> Result<(), String> {
 /// chdir into `cwd` and make sure the result is inside the container's root:
 /// a cwd reached through a leaked descriptor (`/proc/self/fd/N`) lies outside
 /// it, and getcwd then fails or reports an unreachable path.
-fn enter_cwd(cwd: &Path) -> Result<(), String> {
+pub(crate) fn enter_cwd(cwd: &Path) -> Result<(), String> {
     nix::unistd::chdir(cwd).map_err(|e| format!("process.cwd {}: {e}", cwd.display()))?;
     match nix::unistd::getcwd() {
         Ok(p) if p.is_absolute() && !p.starts_with("(unreachable)") => Ok(()),
@@ -125,7 +125,7 @@ fn enter_cwd(cwd: &Path) -> Result<(), String> {
 }
 
 /// `process.env`, plus `HOME` from the container's `/etc/passwd` when unset.
-fn environment(process: &Process) -> Vec<String> {
+pub(crate) fn environment(process: &Process) -> Vec<String> {
     let mut env: Vec<String> = process.env().clone().unwrap_or_default();
     if !env.iter().any(|e| e.starts_with("HOME=")) {
         let home = home_of(process.user().uid()).unwrap_or_else(|| "/".to_string());
@@ -143,14 +143,19 @@ fn home_of(uid: u32) -> Option<String> {
 }
 
 /// Resolve `arg0` like execvp with the container's PATH.
-fn find_program(arg0: &str, env: &[String]) -> Result<PathBuf, String> {
+pub(crate) fn find_program(arg0: &str, env: &[String]) -> Result<PathBuf, String> {
     if arg0.contains('/') {
         let p = PathBuf::from(arg0);
+        // runc's wording, which engines map to exit codes 127 and 126.
         return if is_executable(&p) {
             Ok(p)
+        } else if std::fs::metadata(&p).is_err() {
+            Err(format!(
+                "exec: {arg0:?}: stat {arg0}: no such file or directory in the container"
+            ))
         } else {
             Err(format!(
-                "exec: {arg0:?}: not an executable file in the container"
+                "exec: {arg0:?}: permission denied: not an executable file in the container"
             ))
         };
     }
@@ -221,6 +226,9 @@ mod tests {
         );
         let e = find_program("rtc-no-such-program", &env).expect_err("missing");
         assert!(e.contains("not found in $PATH"), "{e}");
-        assert!(find_program("/etc/passwd", &env).is_err());
+        let e = find_program("/etc/passwd", &env).expect_err("not executable");
+        assert!(e.contains("permission denied"), "{e}");
+        let e = find_program("/rtc-no-such-file", &env).expect_err("missing");
+        assert!(e.contains("no such file or directory"), "{e}");
     }
 }

@@ -7,11 +7,11 @@
 //! error goes back to the parent over the sync socket as one message, and
 //! the child exits.
 
-mod credentials;
+pub(crate) mod credentials;
 mod enter;
-mod exec;
-mod rlimits;
-mod terminal;
+pub(crate) mod exec;
+pub(crate) mod rlimits;
+pub(crate) mod terminal;
 
 use std::convert::Infallible;
 

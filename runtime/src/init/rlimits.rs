@@ -27,7 +27,7 @@ pub(crate) fn resource(t: T) -> libc::__rlimit_resource_t {
 }
 
 /// Apply every rlimit of `process`.
-pub(super) fn apply(process: &Process) -> Result<(), String> {
+pub(crate) fn apply(process: &Process) -> Result<(), String> {
     for rl in process.rlimits().iter().flatten() {
         apply_one(rl)?;
     }

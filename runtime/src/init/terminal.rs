@@ -14,7 +14,7 @@ use oci_spec::runtime::Process;
 
 /// Set up the terminal and send its master to `console_fd`; with a new mount
 /// namespace, bind the slave over /dev/console.
-pub(super) fn setup(process: &Process, console_fd: RawFd, own_mounts: bool) -> Result<(), String> {
+pub(crate) fn setup(process: &Process, console_fd: RawFd, own_mounts: bool) -> Result<(), String> {
     let master = open(
         "/dev/ptmx",
         OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC,
