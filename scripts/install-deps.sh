@@ -14,6 +14,7 @@ PKGS=(
   libseccomp-dev
   curl hyperfine iperf3 procps
   time
+  tini
 )
 missing=()
 for p in "${PKGS[@]}"; do

@@ -3,11 +3,18 @@
 
 use std::path::PathBuf;
 
+pub mod completion;
+pub mod container;
+pub mod container_stats;
+pub mod engine_cli;
 pub mod image;
 pub mod image_registry;
 pub mod network;
 pub mod network_cni;
+pub mod pod;
+pub mod run;
 pub mod system;
+pub mod volume;
 
 use clap::{Parser, Subcommand};
 
@@ -55,6 +62,12 @@ enum Command {
     /// Host-wide maintenance (gc).
     #[command(subcommand)]
     System(system::SystemCmd),
+    /// Manage named volumes.
+    #[command(subcommand)]
+    Volume(volume::VolumeCmd),
+    /// Shell completions and man pages.
+    #[command(subcommand)]
+    Completion(completion::CompletionCmd),
     /// Pull an image from a registry.
     Pull(image_registry::PullArgs),
     /// Push an image to a registry.
@@ -65,6 +78,10 @@ enum Command {
     Logout(image_registry::LogoutArgs),
     #[command(flatten)]
     Image(image::ImageCommands),
+    /// Run a command in a new container.
+    Run(Box<run::RunArgs>),
+    #[command(flatten)]
+    Containers(container::ContainerCommands),
 }
 
 /// Parse the command line, run the command, and return the process exit code.
@@ -77,12 +94,16 @@ pub fn main() -> i32 {
             .try_init();
     }
     let result = match cli.command {
+        Command::Run(a) => return run::run(&cli.global, *a),
+        Command::Containers(c) => return container::run(&cli.global, c),
         Command::Version => {
             println!("rcrun version {}", env!("CARGO_PKG_VERSION"));
             Ok(())
         }
         Command::Network(cmd) => network::run(&cli.global, cmd),
         Command::System(cmd) => system::run(&cli.global, cmd),
+        Command::Volume(cmd) => volume::run(&cli.global, cmd),
+        Command::Completion(cmd) => completion::run(cmd),
         Command::Pull(a) => image_registry::pull(&cli.global, a),
         Command::Push(a) => image_registry::push(&cli.global, a),
         Command::Login(a) => image_registry::login(&cli.global, a),
@@ -100,5 +121,22 @@ pub fn main() -> i32 {
 
 /// Print an error as one line (with its causes) to stderr, prefixed `rcrun: `.
 pub fn report_error(e: &anyhow::Error) {
-    eprintln!("rcrun: {e:#}");
+    eprintln!("rcrun: {}", one_line(e));
+}
+
+/// An error and its causes on one line, skipping a cause whose text the
+/// line already holds (errors that print their source themselves).
+pub fn one_line(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
 }

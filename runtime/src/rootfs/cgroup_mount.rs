@@ -117,6 +117,13 @@ fn mount_v2(root: &RootDir, dest: &Path, opts: &MountOptions) -> Result<(), Root
     }
 }
 
+/// How many hierarchies [`host_hierarchies`] finds for a process in the
+/// cgroups of `proc_cgroup`: one per line (each v1 hierarchy, named ones
+/// included, and the cgroup2 one).
+fn expected_hierarchies(proc_cgroup: &str) -> usize {
+    proc_cgroup.lines().filter(|l| !l.trim().is_empty()).count()
+}
+
 /// The host's cgroup hierarchies from mountinfo: every v1 hierarchy once,
 /// plus the first cgroup2 mount (hybrid's `unified`).
 fn host_hierarchies(mountinfo_text: &str) -> Vec<Hierarchy> {
@@ -163,7 +170,14 @@ fn mount_v1(
     opts: &MountOptions,
     env: MountEnv,
 ) -> Result<(), RootfsError> {
-    let hierarchies = host_hierarchies(&mountinfo::read("/proc/self/mountinfo")?);
+    // Our hierarchies (from /proc/self/cgroup) tell when mountinfo has
+    // shown them all: the boot-time cgroup mounts come first.
+    let proc_cgroup = mountinfo::read("/proc/self/cgroup")?;
+    let want = expected_hierarchies(&proc_cgroup);
+    let text = mountinfo::read_until("/proc/self/mountinfo", |t| {
+        want > 0 && host_hierarchies(t).len() >= want
+    })?;
+    let hierarchies = host_hierarchies(&text);
     if hierarchies.is_empty() {
         return Err(RootfsError::Cgroup {
             dest: dest.to_path_buf(),
@@ -173,7 +187,7 @@ fn mount_v1(
     let own = if env.cgroupns {
         None
     } else {
-        Some(mountinfo::read("/proc/self/cgroup")?)
+        Some(proc_cgroup)
     };
 
     let tmpfs_opts = MountOptions {
@@ -275,6 +289,25 @@ fn comount_link(top: &OwnedFd, name: &str, part: &str) -> Result<(), Errno> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn expected_hierarchies_are_the_lines_of_proc_self_cgroup() {
+        let pc = "3:memory:/a\n2:cpu,cpuacct:/a\n1:name=systemd:/\n0::/\n";
+        assert_eq!(expected_hierarchies(pc), 4);
+        // The mount table's boot-time part already holds all four.
+        let boot: String = HYBRID.lines().take(5).map(|l| format!("{l}\n")).collect();
+        assert_eq!(host_hierarchies(&boot).len(), 4);
+        assert_eq!(host_hierarchies(&boot), host_hierarchies(HYBRID));
+    }
+
+    #[test]
+    fn reading_mountinfo_can_stop_early_and_still_read_whole_lines() {
+        let first = mountinfo::read_until("/proc/self/mountinfo", |_| true).expect("read");
+        assert!(first.ends_with('\n') && !first.is_empty());
+        assert_eq!(mountinfo::parse(&first).count(), first.lines().count());
+        let whole = mountinfo::read_until("/proc/self/mountinfo", |_| false).expect("read");
+        assert!(whole.lines().count() >= first.lines().count().min(1));
+    }
 
     const HYBRID: &str = "\
 31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755

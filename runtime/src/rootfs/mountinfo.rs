@@ -35,6 +35,41 @@ pub fn read(path: &str) -> Result<String, RootfsError> {
     Ok(buf)
 }
 
+/// Read a /proc file in 16 KiB chunks until `enough` says the complete
+/// lines read so far suffice, or to the end. procfs generates a seq_file
+/// only as far as it is read, so stopping early saves the kernel's work on
+/// a long mount table (hundreds of container mounts come after the boot
+/// time cgroup mounts).
+pub fn read_until(path: &str, enough: impl Fn(&str) -> bool) -> Result<String, RootfsError> {
+    use std::io::Read;
+    let err = |source| RootfsError::HostInfo {
+        path: PathBuf::from(path),
+        source,
+    };
+    let mut f = std::fs::File::open(path).map_err(err)?;
+    let mut buf: Vec<u8> = Vec::with_capacity(16 * 1024);
+    let mut chunk = vec![0u8; 16 * 1024];
+    loop {
+        let n = match f.read(&mut chunk) {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(err(e)),
+        };
+        if n == 0 {
+            break;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        if let Some(end) = buf.iter().rposition(|b| *b == b'\n') {
+            if std::str::from_utf8(&buf[..=end]).is_ok_and(&enough) {
+                buf.truncate(end + 1);
+                break;
+            }
+        }
+    }
+    String::from_utf8(buf)
+        .map_err(|e| err(std::io::Error::new(std::io::ErrorKind::InvalidData, e)))
+}
+
 /// Parse mountinfo text; malformed lines are skipped.
 pub fn parse(text: &str) -> impl Iterator<Item = MountEntry<'_>> {
     text.lines().filter_map(parse_line)

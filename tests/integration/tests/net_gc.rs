@@ -174,7 +174,7 @@ fn gc_reclaims_endpoints_and_addresses_of_deleted_netns() {
     drop(gone);
     let out = env.rcrun_ok(&["system", "gc", "--json"]);
     let report: serde_json::Value = serde_json::from_str(&out).expect("json");
-    let eps: Vec<&str> = report["endpoints"]
+    let eps: Vec<&str> = report["network"]["endpoints"]
         .as_array()
         .into_iter()
         .flatten()
