@@ -19,6 +19,7 @@ set -euo pipefail
 
 N=${N:-200}
 REPO=$(cd "$(dirname "$0")/.." && pwd)
+HUGETLB_MOUNTED=0
 OUT=${OUT:-}
 
 die() { echo "exec.sh: $*" >&2; exit 1; }
@@ -37,7 +38,6 @@ fi
 [ -x "$RCRUN" ] || die "$RCRUN not built"
 
 WORK=$(mktemp -d /tmp/rxa-bench-exec.XXXXXX)
-HUGETLB_MOUNTED=0
 RT_rcrun=("$RCRUN" --root "$WORK/root-rcrun")
 RT_crun=(crun --root "$WORK/root-crun")
 RT_runc=(runc --root "$WORK/root-runc")
@@ -48,25 +48,8 @@ runtime_cmd() { # $1 runtime, then its arguments
 }
 RUNTIMES=(rcrun crun runc)
 
-release_hugetlb() { # give hugetlb back to cgroup2 (see bench/oci-run.sh)
-  local h=/sys/fs/cgroup/hugetlb
-  for _ in 1 2 3 4 5; do
-    rmdir "$h/rcrun-oci" "$h/rcrun" 2>/dev/null || true # rcrun's default parents, if empty
-    if [ -n "$(find "$h" -mindepth 1 -type d -print -quit)" ]; then
-      echo "note: $h left mounted: it holds cgroups of running containers" >&2
-      return
-    fi
-    sleep 1
-    umount "$h" || return
-    sleep 0.5
-    if awk '$1 == "hugetlb" && $2 == 0 { ok = 1 } END { exit !ok }' /proc/cgroups; then
-      rmdir "$h"
-      return
-    fi
-    mount -t cgroup -o hugetlb cgroup "$h" || return
-  done
-  echo "note: hugetlb is still bound to a v1 hierarchy" >&2
-}
+# shellcheck source=bench/lib/hugetlb.sh
+. "$REPO/bench/lib/hugetlb.sh"
 
 cleanup() {
   for rt in rcrun crun runc; do
@@ -77,17 +60,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-if grep -q ' /sys/fs/cgroup/unified .* - cgroup2 ' /proc/self/mountinfo \
-   && ! grep -q ' /sys/fs/cgroup/hugetlb ' /proc/self/mountinfo; then
-  echo "== binding hugetlb to a v1 hierarchy for crun" >&2
-  mkdir -p /sys/fs/cgroup/hugetlb
-  for _ in $(seq 50); do
-    mount -t cgroup -o hugetlb cgroup /sys/fs/cgroup/hugetlb 2>/dev/null && { HUGETLB_MOUNTED=1; break; }
-    sleep 0.1
-  done
-  # Another user of hugetlb on cgroup2 keeps it there; crun may still cope.
-  [ "$HUGETLB_MOUNTED" = 1 ] || echo "note: could not bind hugetlb to v1 (in use on cgroup2); trying crun anyway" >&2
-fi
+# Another user of hugetlb on cgroup2 may keep it there; crun may still cope.
+bind_hugetlb || echo "note: could not bind hugetlb to v1 (in use on cgroup2); trying crun anyway" >&2
 
 bash "$REPO/scripts/make-busybox-bundle.sh" "$WORK/bundle" sleep 100000 >/dev/null
 mkdir -p "$WORK"/root-{rcrun,crun,runc}

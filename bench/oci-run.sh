@@ -17,6 +17,7 @@ set -euo pipefail
 N=${N:-100}
 RSS_RUNS=${RSS_RUNS:-20}
 REPO=$(cd "$(dirname "$0")/.." && pwd)
+HUGETLB_MOUNTED=0
 OUT=${OUT:-$REPO/bench/README.md}
 
 die() { echo "oci-run.sh: $*" >&2; exit 1; }
@@ -35,7 +36,6 @@ fi
 [ -x "$RCRUN" ] || die "$RCRUN not built"
 
 WORK=$(mktemp -d /tmp/rtg-bench.XXXXXX)
-HUGETLB_MOUNTED=0
 cleanup() {
   for rt in rcrun crun runc; do
     [ -d "$WORK/root-$rt" ] || continue
@@ -48,29 +48,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Give hugetlb back to cgroup2. The v1 hierarchy dies only when its last
-# mount goes while it has no child cgroup (not even a dying one); a container
-# started meanwhile may also have mounted it in its own mount namespace. So
-# check that it came back and retry.
-release_hugetlb() {
-  local h=/sys/fs/cgroup/hugetlb
-  for _ in 1 2 3 4 5; do
-    rmdir "$h/rcrun-oci" 2>/dev/null || true # rcrun-oci's default parent
-    if [ -n "$(find "$h" -mindepth 1 -type d -print -quit)" ]; then
-      echo "note: $h left mounted: it holds cgroups of running containers" >&2
-      return
-    fi
-    sleep 1 # removed cgroups linger as "dying" children for a moment
-    umount "$h" || return
-    sleep 0.5
-    if awk '$1 == "hugetlb" && $2 == 0 { ok = 1 } END { exit !ok }' /proc/cgroups; then
-      rmdir "$h"
-      return
-    fi
-    mount -t cgroup -o hugetlb cgroup "$h" || return
-  done
-  echo "note: hugetlb is still bound to a v1 hierarchy (mounted in another mount namespace)" >&2
-}
+# shellcheck source=bench/lib/hugetlb.sh
+. "$REPO/bench/lib/hugetlb.sh"
 
 RT_rcrun=("$RCRUN" --root "$WORK/root-rcrun")
 RT_crun=(crun --root "$WORK/root-crun")
@@ -82,17 +61,7 @@ runtime_cmd() { # $1 runtime, then its arguments
 }
 
 # crun 1.8 on hybrid hosts: hugetlb must not be left on cgroup2.
-if grep -q ' /sys/fs/cgroup/unified .* - cgroup2 ' /proc/self/mountinfo \
-   && ! grep -q ' /sys/fs/cgroup/hugetlb ' /proc/self/mountinfo; then
-  echo "== binding hugetlb to a v1 hierarchy for crun" >&2
-  mkdir -p /sys/fs/cgroup/hugetlb
-  # A hierarchy unmounted a moment ago may still hold the controller.
-  for _ in $(seq 50); do
-    mount -t cgroup -o hugetlb cgroup /sys/fs/cgroup/hugetlb 2>/dev/null && { HUGETLB_MOUNTED=1; break; }
-    sleep 0.1
-  done
-  [ "$HUGETLB_MOUNTED" = 1 ] || die "could not mount the hugetlb controller on /sys/fs/cgroup/hugetlb"
-fi
+bind_hugetlb || die "could not mount the hugetlb controller on /sys/fs/cgroup/hugetlb"
 
 # --- the bundle: busybox + applet links, a runc-like config running `true`.
 # One bundle from scripts/make-busybox-bundle.sh; the host-netns variant is

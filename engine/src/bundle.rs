@@ -209,20 +209,7 @@ mod tests {
             ..Default::default()
         };
         let sb = sandbox(NetworkMode::Bridge("n".into()));
-        let spec = build(&BundleInput {
-            id: "c1",
-            rootfs: Path::new("/r"),
-            process: &process,
-            uid: 0,
-            gid: 0,
-            additional_gids: &[],
-            opts: &opts,
-            sandbox: &sb,
-            files_dir: Path::new("/f"),
-            extra_mounts: vec![],
-            init_bin: None,
-        })
-        .unwrap();
+        let spec = build_test_spec(&opts, &process, &sb);
         let ns = spec["linux"]["namespaces"].as_array().unwrap();
         assert!(ns.contains(&json!({"type": "network", "path": "/run/rcrun/netns/s"})));
         assert!(ns.contains(&json!({"type": "uts", "path": "/proc/42/ns/uts"})));
@@ -235,6 +222,24 @@ mod tests {
             .any(|m| m["destination"] == "/etc/hosts" && m["source"] == "/f/hosts"));
     }
 
+    /// The spec of container `c1` with rootfs `/r` and files in `/f`.
+    fn build_test_spec(opts: &RunOptions, process: &ProcessInfo, sb: &SandboxRecord) -> Value {
+        build(&BundleInput {
+            id: "c1",
+            rootfs: Path::new("/r"),
+            process,
+            uid: 0,
+            gid: 0,
+            additional_gids: &[],
+            opts,
+            sandbox: sb,
+            files_dir: Path::new("/f"),
+            extra_mounts: vec![],
+            init_bin: None,
+        })
+        .unwrap()
+    }
+
     #[test]
     fn host_mode_shares_the_host_network() {
         let opts = RunOptions::default();
@@ -242,20 +247,7 @@ mod tests {
         let mut sb = sandbox(NetworkMode::Host);
         sb.netns = None;
         sb.pause_pid = 0;
-        let spec = build(&BundleInput {
-            id: "c1",
-            rootfs: Path::new("/r"),
-            process: &process,
-            uid: 0,
-            gid: 0,
-            additional_gids: &[],
-            opts: &opts,
-            sandbox: &sb,
-            files_dir: Path::new("/f"),
-            extra_mounts: vec![],
-            init_bin: None,
-        })
-        .unwrap();
+        let spec = build_test_spec(&opts, &process, &sb);
         let ns = spec["linux"]["namespaces"].as_array().unwrap();
         assert!(!ns.iter().any(|n| n["type"] == "network"));
     }

@@ -65,14 +65,8 @@ impl Pods {
 
     /// Every pod, oldest first.
     pub fn list(&self) -> Result<Vec<PodRecord>> {
-        let dir = self.paths.pods_dir();
-        let rd = match std::fs::read_dir(&dir) {
-            Ok(rd) => rd,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(EngineError::io("read directory", dir, e)),
-        };
         let mut out = Vec::new();
-        for e in rd.flatten() {
+        for e in fsutil::dir_entries(&self.paths.pods_dir())? {
             let p = e.path();
             if p.extension().is_some_and(|x| x == "json") {
                 if let Ok(Some(r)) = fsutil::read_json::<PodRecord>(&p) {

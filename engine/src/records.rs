@@ -257,14 +257,8 @@ impl Records {
 
     /// Every directory name under `containers/` that looks like an id.
     pub fn ids(&self) -> Result<Vec<String>> {
-        let dir = self.paths.containers_dir();
-        let rd = match fs::read_dir(&dir) {
-            Ok(rd) => rd,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(EngineError::io("read directory", dir, e)),
-        };
-        Ok(rd
-            .flatten()
+        Ok(fsutil::dir_entries(&self.paths.containers_dir())?
+            .into_iter()
             .map(|e| e.file_name().to_string_lossy().into_owned())
             .filter(|n| n.len() == 64 && n.bytes().all(|b| b.is_ascii_hexdigit()))
             .collect())

@@ -156,14 +156,8 @@ impl Sandboxes {
 
     /// Every sandbox record.
     pub fn list(&self) -> Result<Vec<SandboxRecord>> {
-        let dir = self.paths.sandboxes_dir();
-        let rd = match std::fs::read_dir(&dir) {
-            Ok(rd) => rd,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(EngineError::io("read directory", dir, e)),
-        };
         let mut out = Vec::new();
-        for e in rd.flatten() {
+        for e in fsutil::dir_entries(&self.paths.sandboxes_dir())? {
             if e.path().is_dir() {
                 if let Ok(Some(r)) = self.load(&e.file_name().to_string_lossy()) {
                     out.push(r);

@@ -71,40 +71,9 @@ fn run(ctx: &ChildContext<'_>) -> Result<std::convert::Infallible, String> {
         }
     }
     if ctx.ns_flags & libc::CLONE_NEWPID != 0 {
-        fork_into_pid_namespace(ctx)?;
+        crate::init::enter::fork_into_pid_namespace(ctx.sync)?;
     }
     setup_and_exec(ctx)
-}
-
-/// Fork so the child is a member of the joined pid namespace; this process
-/// reports the child's pid and exits. `CLONE_PARENT` makes the child the
-/// runtime's, so a foreground `exec` can wait for it.
-fn fork_into_pid_namespace(ctx: &ChildContext<'_>) -> Result<(), String> {
-    // SAFETY: raw clone without a new stack behaves like fork; this process
-    // is single-threaded (the runtime checked before forking it).
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_clone,
-            (libc::CLONE_PARENT | libc::SIGCHLD) as libc::c_ulong,
-            0usize,
-            0usize,
-            0usize,
-            0usize,
-        )
-    };
-    match r {
-        r if r < 0 => Err(format!(
-            "fork into the container's pid namespace: {}",
-            nix::Error::last()
-        )),
-        0 => Ok(()),
-        pid => {
-            let _ = ctx.sync.send(&Msg::InitPid(pid as i32));
-            // SAFETY: this intermediate child is done; _exit skips the
-            // runtime's destructors and atexit handlers.
-            unsafe { libc::_exit(0) }
-        }
-    }
 }
 
 /// The process's own setup, in the init's order, then exec.

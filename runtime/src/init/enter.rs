@@ -18,7 +18,7 @@ use nix::unistd::{setresgid, setresuid, Gid, Uid};
 use oci_spec::runtime::LinuxNamespaceType as Ns;
 
 use super::{handshake, InitContext};
-use crate::sync::Msg;
+use crate::sync::{Msg, SyncSocket};
 
 const ALL: [Ns; 7] = [
     Ns::User,
@@ -47,7 +47,7 @@ pub(super) fn namespaces(ctx: &InitContext<'_>) -> Result<(), String> {
         unshare(flags).map_err(|e| format!("unshare namespaces {flags:?}: {e}"))?;
     }
     if plan.mode(Ns::Pid).is_some() {
-        fork_into_pid_namespace(ctx)?;
+        fork_into_pid_namespace(ctx.sync)?;
     }
     Ok(())
 }
@@ -77,12 +77,13 @@ fn map_ids(ctx: &InitContext<'_>) -> Result<(), String> {
 }
 
 /// Fork so the child is in the pid namespace that setns/unshare selected;
-/// the child becomes the init, this process reports its pid and exits.
-fn fork_into_pid_namespace(ctx: &InitContext<'_>) -> Result<(), String> {
-    // CLONE_PARENT makes the init a child of the runtime, which can then
-    // wait for it (`run` in the foreground).
+/// the child goes on (the container's init, or an exec'd process), this
+/// process reports the child's pid on `sync` and exits. CLONE_PARENT makes
+/// the child the runtime's, which can then wait for it (`run` and `exec`
+/// in the foreground).
+pub(crate) fn fork_into_pid_namespace(sync: &SyncSocket) -> Result<(), String> {
     // SAFETY: raw clone without a new stack behaves like fork; this process
-    // is single-threaded (checked by the parent before the first fork).
+    // is single-threaded (checked by the runtime before the first fork).
     let r = unsafe {
         libc::syscall(
             libc::SYS_clone,
@@ -95,12 +96,12 @@ fn fork_into_pid_namespace(ctx: &InitContext<'_>) -> Result<(), String> {
     };
     match r {
         r if r < 0 => Err(format!(
-            "fork into the pid namespace: {}",
+            "fork into the container's pid namespace: {}",
             nix::Error::last()
         )),
         0 => Ok(()),
         pid => {
-            let _ = ctx.sync.send(&Msg::InitPid(pid as i32));
+            let _ = sync.send(&Msg::InitPid(pid as i32));
             // SAFETY: this intermediate child is done; _exit skips the
             // parent's destructors and atexit handlers.
             unsafe { libc::_exit(0) }

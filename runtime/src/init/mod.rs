@@ -8,7 +8,7 @@
 //! the child exits.
 
 pub(crate) mod credentials;
-mod enter;
+pub(crate) mod enter;
 pub(crate) mod exec;
 pub(crate) mod rlimits;
 pub(crate) mod terminal;

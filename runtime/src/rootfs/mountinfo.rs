@@ -66,8 +66,7 @@ pub fn read_until(path: &str, enough: impl Fn(&str) -> bool) -> Result<String, R
             }
         }
     }
-    String::from_utf8(buf)
-        .map_err(|e| err(std::io::Error::new(std::io::ErrorKind::InvalidData, e)))
+    String::from_utf8(buf).map_err(|e| err(std::io::Error::new(std::io::ErrorKind::InvalidData, e)))
 }
 
 /// Parse mountinfo text; malformed lines are skipped.

@@ -7,6 +7,7 @@
 
 pub mod bins;
 pub mod bundle;
+pub mod fdpass;
 pub mod images;
 pub mod netns;
 pub mod registry;

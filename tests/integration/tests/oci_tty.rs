@@ -12,7 +12,8 @@ use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use oci_common::skip;
-use oci_exec_util::{openpty, read_until, recv_fd, Running};
+use oci_exec_util::{openpty, read_until, Running};
+use rcrun_it::fdpass::recv_fd;
 use serde_json::json;
 
 const WAIT: Duration = Duration::from_secs(20);

@@ -40,30 +40,22 @@ fn cni_network_with_portmap_publishes_a_port() {
         ]
     });
     std::fs::write(conf.join("50-rxccni.conflist"), list.to_string()).unwrap();
-    let www = env.scratch("www");
-    std::fs::write(www.join("index.html"), "via cni\n").unwrap();
+    let vol = env.www_volume("via cni\n");
     let port = free_port();
     let publish = format!("{port}:80");
-    let vol = format!("{}:/www:ro", www.display());
-    let id = env.ok(&[
-        "run",
-        "-d",
-        "--name",
-        "c",
-        "--network",
-        "cni:rxccni",
-        "-p",
-        &publish,
-        "-v",
-        &vol,
+    let id = env.run_httpd(
+        &[
+            "--name",
+            "c",
+            "--network",
+            "cni:rxccni",
+            "-p",
+            &publish,
+            "-v",
+            &vol,
+        ],
         &image,
-        "httpd",
-        "-f",
-        "-p",
-        "80",
-        "-h",
-        "/www",
-    ]);
+    );
     let ip = env.ip_of("c");
     assert!(ip.starts_with("10.230.140."), "{ip}");
     assert_eq!(

@@ -223,30 +223,22 @@ fn restart_on_failure_restarts_up_to_the_limit() {
 fn gc_after_kill_9_of_the_monitor_leaves_nothing_behind() {
     let env = RunEnv::new(24);
     let image = env.load_busybox();
-    let www = env.scratch("www");
-    std::fs::write(www.join("index.html"), "gc me\n").unwrap();
+    let vol = env.www_volume("gc me\n");
     let port = free_port();
     let publish = format!("{port}:80");
-    let vol = format!("{}:/www", www.display());
-    let id = env.ok(&[
-        "run",
-        "-d",
-        "--name",
-        "orphan",
-        "--network",
-        &env.net,
-        "-p",
-        &publish,
-        "-v",
-        &vol,
+    let id = env.run_httpd(
+        &[
+            "--name",
+            "orphan",
+            "--network",
+            &env.net,
+            "-p",
+            &publish,
+            "-v",
+            &vol,
+        ],
         &image,
-        "httpd",
-        "-f",
-        "-p",
-        "80",
-        "-h",
-        "/www",
-    ]);
+    );
     assert_eq!(
         http_get_retry("127.0.0.1", port, "/", Duration::from_secs(5)).as_deref(),
         Some("gc me\n")

@@ -16,30 +16,22 @@ use run_common::{free_port, host_ip, http_get, http_get_retry, Outside, RunEnv};
 fn busybox_httpd_published_port_answers_on_localhost_and_host_ip() {
     let env = RunEnv::new(1);
     let image = env.load_busybox();
-    let www = env.scratch("www");
-    std::fs::write(www.join("index.html"), "rxc busybox httpd\n").unwrap();
+    let vol = env.www_volume("rxc busybox httpd\n");
     let port = free_port();
-    let vol = format!("{}:/www:ro", www.display());
     let publish = format!("{port}:80");
-    let id = env.ok(&[
-        "run",
-        "-d",
-        "--name",
-        "web",
-        "--network",
-        &env.net,
-        "-p",
-        &publish,
-        "-v",
-        &vol,
+    let id = env.run_httpd(
+        &[
+            "--name",
+            "web",
+            "--network",
+            &env.net,
+            "-p",
+            &publish,
+            "-v",
+            &vol,
+        ],
         &image,
-        "httpd",
-        "-f",
-        "-p",
-        "80",
-        "-h",
-        "/www",
-    ]);
+    );
     assert_eq!(id.len(), 64, "run -d prints the full id: {id}");
 
     let body = http_get_retry("127.0.0.1", port, "/", Duration::from_secs(5));
@@ -106,26 +98,11 @@ fn nginx_pulled_from_a_loopback_registry_answers_on_published_port() {
 fn network_container_joins_the_sandbox_and_reaches_localhost() {
     let env = RunEnv::new(3);
     let image = env.load_busybox();
-    let www = env.scratch("www");
-    std::fs::write(www.join("index.html"), "shared sandbox\n").unwrap();
-    let vol = format!("{}:/www:ro", www.display());
-    env.ok(&[
-        "run",
-        "-d",
-        "--name",
-        "srv",
-        "--network",
-        &env.net,
-        "-v",
-        &vol,
+    let vol = env.www_volume("shared sandbox\n");
+    env.run_httpd(
+        &["--name", "srv", "--network", &env.net, "-v", &vol],
         &image,
-        "httpd",
-        "-f",
-        "-p",
-        "80",
-        "-h",
-        "/www",
-    ]);
+    );
     let joined = "container:srv".to_string();
     let out = env.ok(&[
         "run",

@@ -14,8 +14,7 @@ use run_common::{free_port, http_get_retry, RunEnv};
 fn pod_containers_share_localhost_and_the_pods_published_port() {
     let env = RunEnv::new(30);
     let image = env.load_busybox();
-    let www = env.scratch("www");
-    std::fs::write(www.join("index.html"), "pod web\n").unwrap();
+    let vol = env.www_volume("pod web\n");
     let port = free_port();
     let publish = format!("{port}:80");
     let pod = env.ok(&[
@@ -29,11 +28,7 @@ fn pod_containers_share_localhost_and_the_pods_published_port() {
         &publish,
     ]);
     assert_eq!(pod.len(), 64);
-    let vol = format!("{}:/www:ro", www.display());
-    env.ok(&[
-        "run", "-d", "--pod", "web", "--name", "server", "-v", &vol, &image, "httpd", "-f", "-p",
-        "80", "-h", "/www",
-    ]);
+    env.run_httpd(&["--pod", "web", "--name", "server", "-v", &vol], &image);
     let out = env.ok(&[
         "run",
         "--rm",
@@ -153,9 +148,7 @@ fn containers_on_a_user_network_resolve_each_other_by_name_and_alias() {
 fn twenty_parallel_runs_get_distinct_addresses_and_all_answer() {
     let env = RunEnv::new(32);
     let image = env.load_busybox();
-    let www = env.scratch("www");
-    std::fs::write(www.join("index.html"), "many\n").unwrap();
-    let vol = format!("{}:/www:ro", www.display());
+    let vol = env.www_volume("many\n");
     // Twenty distinct free ports: hold them all while choosing (a port
     // released and picked again would be published twice).
     let holders: Vec<std::net::TcpListener> = (0..20)
@@ -177,25 +170,19 @@ fn twenty_parallel_runs_get_distinct_addresses_and_all_answer() {
                 s.spawn(move || {
                     let publish = format!("{port}:80");
                     let name = format!("many{i}");
-                    env.ok(&[
-                        "run",
-                        "-d",
-                        "--name",
-                        &name,
-                        "--network",
-                        &env.net,
-                        "-p",
-                        &publish,
-                        "-v",
-                        vol,
+                    env.run_httpd(
+                        &[
+                            "--name",
+                            &name,
+                            "--network",
+                            &env.net,
+                            "-p",
+                            &publish,
+                            "-v",
+                            vol,
+                        ],
                         image,
-                        "httpd",
-                        "-f",
-                        "-p",
-                        "80",
-                        "-h",
-                        "/www",
-                    ])
+                    )
                 })
             })
             .collect();

@@ -123,6 +123,23 @@ impl RunEnv {
         p
     }
 
+    /// A scratch dir `www` whose `index.html` holds `body`, as the `-v`
+    /// spec `DIR:/www:ro` for [`run_httpd`](Self::run_httpd).
+    pub fn www_volume(&self, body: &str) -> String {
+        let www = self.scratch("www");
+        std::fs::write(www.join("index.html"), body).expect("write index.html");
+        format!("{}:/www:ro", www.display())
+    }
+
+    /// `rcrun run -d OPTS... IMAGE httpd -f -p 80 -h /www` (busybox httpd
+    /// serving `/www`); returns what `run -d` printed, the id.
+    pub fn run_httpd(&self, opts: &[&str], image: &str) -> String {
+        let mut args = vec!["run", "-d"];
+        args.extend_from_slice(opts);
+        args.extend_from_slice(&[image, "httpd", "-f", "-p", "80", "-h", "/www"]);
+        self.ok(&args)
+    }
+
     /// `rcrun` with this world's roots and environment.
     pub fn rcrun(&self) -> Command {
         let mut c = Command::new(bin("rcrun"));
