@@ -12,7 +12,7 @@ use std::process::{Command, Output};
 use std::time::Duration;
 
 use oci_engine_common::{
-    busybox_rootfs_tar, rcrun_oci, require, unmount_under, wait_for_helpers, Session,
+    busybox_rootfs_tar, rcrun_oci, require, unmount_under, wait_for_helpers, wait_until, Session,
 };
 use rcrun_it::bins::is_root;
 
@@ -327,10 +327,13 @@ fn podman_uidmap_runs_the_container_as_mapped_host_ids() {
     assert_eq!(lines[1], ["0", "100000", "65536"], "{out}");
     assert_eq!(lines[2], ["0", "100000", "65536"], "{out}");
 
-    // Seen from the host, the container's root is uid/gid 100000.
+    // Seen from the host, the container's root is uid/gid 100000. The
+    // container is `--rm` and ends with `kill`: `podman rm --force` of a
+    // running --uidmap container races conmon's cleanup in podman itself
+    // (unlinkat userdata/shm: EBUSY, podman#11594; runc shows it as well).
     let id = p
         .ok(&run_args(
-            &[&["-d"][..], &maps].concat(),
+            &[&["-d", "--rm"][..], &maps].concat(),
             &["sleep", "1000"],
         ))
         .trim()
@@ -348,7 +351,12 @@ fn podman_uidmap_runs_the_container_as_mapped_host_ids() {
     };
     assert_eq!(field("Uid:"), "100000", "{status}");
     assert_eq!(field("Gid:"), "100000", "{status}");
-    p.ok(&["rm", "--force", "--time", "0", &id]);
+    p.ok(&["kill", &id]);
+    wait_until(
+        "podman removes the killed --rm container",
+        Duration::from_secs(30),
+        || p.ok(&["ps", "--all", "--quiet"]).trim().is_empty(),
+    );
 }
 
 #[test]
