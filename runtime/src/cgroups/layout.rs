@@ -86,12 +86,18 @@ pub fn host_layout() -> Result<&'static HostLayout, CgroupError> {
     if let Some(l) = LAYOUT.get() {
         return Ok(l);
     }
-    let mountinfo = std::fs::read_to_string(MOUNTINFO).map_err(|source| CgroupError::Read {
+    // Missing /proc/self/cgroup only matters for relative paths; treat as root.
+    let self_cgroup = std::fs::read_to_string(SELF_CGROUP).unwrap_or_default();
+    // The boot-time cgroup mounts come first in a mount table that grows by
+    // a few lines per running container: stop reading once every hierarchy
+    // /proc/self/cgroup names has been seen.
+    let mountinfo = crate::rootfs::mountinfo::read_prefix(MOUNTINFO, |partial| {
+        shows_every_hierarchy(partial, &self_cgroup)
+    })
+    .map_err(|source| CgroupError::Read {
         path: MOUNTINFO.into(),
         source,
     })?;
-    // Missing /proc/self/cgroup only matters for relative paths; treat as root.
-    let self_cgroup = std::fs::read_to_string(SELF_CGROUP).unwrap_or_default();
     let layout = parse_layout(&mountinfo, &self_cgroup)?;
     Ok(LAYOUT.get_or_init(|| layout))
 }
@@ -103,6 +109,49 @@ impl HostLayout {
             .iter()
             .find(|h| h.controllers.iter().any(|c| c == controller))
     }
+}
+
+/// Whether the first lines of mountinfo, `partial`, already give the whole
+/// layout: a mount for every v1 controller hierarchy `/proc/self/cgroup`
+/// lists, and a cgroup2 mount in its canonical place under `/sys/fs/cgroup`
+/// (the kernel always lists the `0::` line, so a host without one is read
+/// to the end, as is one that mounts a hierarchy after boot).
+pub fn shows_every_hierarchy(partial: &str, self_cgroup: &str) -> bool {
+    let Ok(layout) = parse_layout(partial, self_cgroup) else {
+        return false;
+    };
+    let mut needs_v2 = false;
+    for line in self_cgroup.lines() {
+        let mut parts = line.splitn(3, ':');
+        let (Some(_id), Some(ctrls)) = (parts.next(), parts.next()) else {
+            continue;
+        };
+        if ctrls.is_empty() {
+            needs_v2 = true;
+            continue;
+        }
+        let mut want: Vec<&str> = ctrls
+            .split(',')
+            .filter(|c| V1_CONTROLLERS.contains(c))
+            .collect();
+        if want.is_empty() {
+            continue; // a named hierarchy such as name=systemd
+        }
+        want.sort_unstable();
+        let found = layout.v1.iter().any(|h| {
+            let mut have: Vec<&str> = h.controllers.iter().map(String::as_str).collect();
+            have.sort_unstable();
+            have == want
+        });
+        if !found {
+            return false;
+        }
+    }
+    !needs_v2
+        || layout
+            .unified
+            .as_deref()
+            .is_some_and(|p| p.starts_with("/sys/fs/cgroup"))
 }
 
 /// Build the layout from the text of `/proc/self/mountinfo` and
@@ -238,6 +287,43 @@ mod tests {
 ";
     const HYBRID_SELF: &str =
         "9:name=systemd:/\n4:memory:/process_api/abc\n3:cpuset:/\n2:cpuacct:/\n1:cpu:/\n0::/\n";
+
+    #[test]
+    fn the_boot_time_lines_show_every_hierarchy_of_proc_self_cgroup() {
+        let lines: Vec<&str> = HYBRID.lines().collect();
+        let upto = |n: usize| {
+            lines[..n]
+                .iter()
+                .map(|l| format!("{l}\n"))
+                .collect::<String>()
+        };
+        // Each prefix short of the unified mount lacks something.
+        for n in 0..lines.len() {
+            assert!(!shows_every_hierarchy(&upto(n), HYBRID_SELF), "{n} lines");
+        }
+        assert!(shows_every_hierarchy(HYBRID, HYBRID_SELF));
+        // A hierarchy mounted after boot (hugetlb here) is waited for.
+        let later = format!("5:hugetlb:/\n{HYBRID_SELF}");
+        assert!(!shows_every_hierarchy(HYBRID, &later));
+        let more =
+            format!("{HYBRID}50 31 0:40 / /sys/fs/cgroup/hugetlb rw - cgroup cgroup rw,hugetlb\n");
+        assert!(shows_every_hierarchy(&more, &later));
+        // cgroup2 outside /sys/fs/cgroup is not taken as the final answer.
+        let v2_elsewhere = "60 27 0:41 / /mnt/cg2 rw - cgroup2 cgroup2 rw\n";
+        assert!(!shows_every_hierarchy(v2_elsewhere, "0::/\n"));
+        assert!(shows_every_hierarchy(
+            &format!("{v2_elsewhere}61 23 0:41 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n"),
+            "0::/\n"
+        ));
+    }
+
+    #[test]
+    fn the_layout_read_here_matches_the_whole_mount_table() {
+        let whole = std::fs::read_to_string(MOUNTINFO).expect("mountinfo");
+        let own = std::fs::read_to_string(SELF_CGROUP).unwrap_or_default();
+        let full = parse_layout(&whole, &own).expect("this host has cgroups");
+        assert_eq!(host_layout().expect("layout"), &full);
+    }
 
     #[test]
     fn hybrid_host_uses_v1_controllers_and_finds_unified() {

@@ -35,25 +35,30 @@ pub fn read(path: &str) -> Result<String, RootfsError> {
     Ok(buf)
 }
 
-/// Read a /proc file in 16 KiB chunks until `enough` says the complete
+/// Read a /proc file in 4 KiB chunks until `enough` says the complete
 /// lines read so far suffice, or to the end. procfs generates a seq_file
 /// only as far as it is read, so stopping early saves the kernel's work on
 /// a long mount table (hundreds of container mounts come after the boot
 /// time cgroup mounts).
 pub fn read_until(path: &str, enough: impl Fn(&str) -> bool) -> Result<String, RootfsError> {
-    use std::io::Read;
-    let err = |source| RootfsError::HostInfo {
+    read_prefix(path, enough).map_err(|source| RootfsError::HostInfo {
         path: PathBuf::from(path),
         source,
-    };
-    let mut f = std::fs::File::open(path).map_err(err)?;
+    })
+}
+
+/// [`read_until`] with the bare I/O error.
+pub(crate) fn read_prefix(path: &str, enough: impl Fn(&str) -> bool) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path)?;
+    // The boot-time mounts a caller looks for fit in the first page.
     let mut buf: Vec<u8> = Vec::with_capacity(16 * 1024);
-    let mut chunk = vec![0u8; 16 * 1024];
+    let mut chunk = vec![0u8; 4 * 1024];
     loop {
         let n = match f.read(&mut chunk) {
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(err(e)),
+            Err(e) => return Err(e),
         };
         if n == 0 {
             break;
@@ -66,7 +71,7 @@ pub fn read_until(path: &str, enough: impl Fn(&str) -> bool) -> Result<String, R
             }
         }
     }
-    String::from_utf8(buf).map_err(|e| err(std::io::Error::new(std::io::ErrorKind::InvalidData, e)))
+    String::from_utf8(buf).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
 }
 
 /// Parse mountinfo text; malformed lines are skipped.
