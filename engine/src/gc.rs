@@ -49,6 +49,9 @@ impl Engine {
         for n in self.records.prune_names() {
             rep.strays.push(format!("name index entry {n}"));
         }
+        if let Err(e) = self.sandboxes.withdraw_shared_mntns() {
+            rep.errors.push(format!("pause mount namespace: {e}"));
+        }
         match self.nets.bridge.gc() {
             Ok(r) => rep.network = Some(r),
             Err(e) => rep.errors.push(format!("network gc: {e}")),

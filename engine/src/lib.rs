@@ -25,6 +25,7 @@ pub mod netns;
 pub mod networks;
 pub mod options;
 pub mod paths;
+pub mod pause_mntns;
 pub mod pods;
 pub mod procs;
 pub mod records;

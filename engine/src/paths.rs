@@ -41,6 +41,11 @@ impl Paths {
         self.netns_dir().join(id)
     }
 
+    /// The bind mount of the empty mount namespace pause processes share.
+    pub fn pause_mntns(&self) -> PathBuf {
+        self.run_root.join("pause-mntns")
+    }
+
     /// Directory of sandboxes.
     pub fn sandboxes_dir(&self) -> PathBuf {
         self.run_root.join("sandboxes")

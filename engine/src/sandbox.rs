@@ -23,6 +23,7 @@ use crate::netns;
 use crate::networks::Networks;
 use crate::options::NetworkMode;
 use crate::paths::Paths;
+use crate::pause_mntns::SharedMntns;
 use crate::procs::{self, ReadyPipe};
 
 /// How long a pause process may take to say it is ready.
@@ -120,6 +121,7 @@ pub struct SandboxSpec {
 pub struct Sandboxes {
     paths: Paths,
     pause_bin: PathBuf,
+    mntns: SharedMntns,
 }
 
 impl Sandboxes {
@@ -128,6 +130,7 @@ impl Sandboxes {
         Sandboxes {
             paths: paths.clone(),
             pause_bin: pause_bin.to_path_buf(),
+            mntns: SharedMntns::new(paths),
         }
     }
 
@@ -223,6 +226,7 @@ impl Sandboxes {
         if spec.network != NetworkMode::Host {
             let path = self.paths.netns(&spec.id);
             netns::create(&path)?;
+            tracing::debug!(sandbox = %spec.id, "network namespace made");
             rec.netns = Some(path.clone());
             self.save(rec)?;
             let sb = SandboxRef {
@@ -242,12 +246,14 @@ impl Sandboxes {
                 keep = fds;
                 self.save(rec)?;
             }
+            tracing::debug!(sandbox = %spec.id, "network attached");
         }
         hosts::write_files(&dir, rec, &spec.dns)?;
         if spec.network != NetworkMode::Host {
             let (pid, start) = self.spawn_pause(rec, &keep)?;
             rec.pause_pid = pid;
             rec.pause_start = start;
+            tracing::debug!(sandbox = %spec.id, pid, "pause process ready");
         }
         self.save(rec)?;
         if let NetworkMode::Bridge(n) = &rec.network {
@@ -265,7 +271,9 @@ impl Sandboxes {
             .arg("--hostname")
             .arg(&rec.hostname)
             .arg("--ready-fd")
-            .arg(pipe.write.as_raw_fd().to_string());
+            .arg(pipe.write.as_raw_fd().to_string())
+            .arg("--mntns")
+            .arg(self.mntns.path());
         for fd in keep {
             cmd.arg("--keep-fd").arg(fd.as_raw_fd().to_string());
         }
@@ -297,6 +305,11 @@ impl Sandboxes {
         let Some(start) = procs::start_time(pid) else {
             return Err(fail("exited right after reporting readiness".into()));
         };
+        // It made its own empty root if none was published: share that one.
+        // The sandbox works either way, so a failure here is only logged.
+        if let Err(e) = self.mntns.publish_from(pid) {
+            tracing::debug!(sandbox = %rec.id, "sharing the pause mount namespace: {e}");
+        }
         Ok((pid, start))
     }
 
@@ -370,6 +383,7 @@ impl Sandboxes {
         note(fsutil::remove_file(
             &self.paths.sandboxes_dir().join(format!("{}.lock", rec.id)),
         ));
+        note(self.mntns.withdraw_if_unused());
         if let NetworkMode::Bridge(n) = &rec.network {
             note(hosts::refresh_network_peers(self, n));
         }
@@ -383,7 +397,13 @@ impl Sandboxes {
     pub fn remove_orphan_dir(&self, id: &str) -> Result<()> {
         let _lock = self.lock(id)?;
         netns::remove(&self.paths.netns(id))?;
-        fsutil::remove_dir_all(&self.paths.sandbox_dir(id))
+        fsutil::remove_dir_all(&self.paths.sandbox_dir(id))?;
+        self.mntns.withdraw_if_unused()
+    }
+
+    /// Withdraw the shared pause mount namespace if no sandbox is left.
+    pub fn withdraw_shared_mntns(&self) -> Result<()> {
+        self.mntns.withdraw_if_unused()
     }
 
     /// The paths this instance works under.

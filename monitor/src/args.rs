@@ -45,6 +45,9 @@ pub struct PauseArgs {
     pub hostname: Option<String>,
     /// Also create a pid namespace (the pause process becomes its pid 1).
     pub new_pid: bool,
+    /// A mount namespace file (an empty read-only root made by an earlier
+    /// pause process) to join instead of making a fresh one.
+    pub mntns: Option<PathBuf>,
     /// Descriptor that receives `ok` or `error: <msg>`.
     pub ready_fd: Option<i32>,
     /// Descriptors kept open for the process's life.
@@ -180,6 +183,7 @@ impl PauseArgs {
             match flag.as_str() {
                 "--netns" => netns = Some(PathBuf::from(f.value(&flag, inline)?)),
                 "--hostname" => p.hostname = Some(f.value(&flag, inline)?),
+                "--mntns" => p.mntns = Some(PathBuf::from(f.value(&flag, inline)?)),
                 "--new-pid" => {
                     no_value(&flag, inline)?;
                     p.new_pid = true
@@ -289,8 +293,11 @@ mod tests {
             "--keep-fd",
             "7",
             "--keep-fd=8",
+            "--mntns",
+            "/run/m",
         ]))
         .unwrap();
+        assert_eq!(p.mntns, Some(PathBuf::from("/run/m")));
         assert_eq!(p.netns, PathBuf::from("/run/n"));
         assert_eq!(p.hostname.as_deref(), Some("web"));
         assert!(p.new_pid);

@@ -17,6 +17,39 @@ pub fn join_netns(path: &Path) -> Result<()> {
     sys::check(r, || format!("setns {}", path.display())).map(|_| ())
 }
 
+/// Join the mount namespace bind-mounted at `path` and `chdir("/")`.
+/// Returns false, having changed nothing, when `path` is missing or is not
+/// a namespace file (nobody has published one yet, or it was withdrawn).
+pub fn join_mntns(path: &Path) -> Result<bool> {
+    let c = sys::cstr(path)?;
+    // SAFETY: c is a valid C string.
+    let fd = unsafe { libc::open(c.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
+    if fd < 0 {
+        let e = Error::last_os(format!("open mntns {}", path.display()));
+        return match e.errno {
+            Some(libc::ENOENT) => Ok(false),
+            _ => Err(e),
+        };
+    }
+    // SAFETY: setns on the descriptor just opened.
+    let r = unsafe { libc::setns(fd, libc::CLONE_NEWNS) };
+    let e = Error::last_os(format!("setns {}", path.display()));
+    sys::close(fd);
+    if r != 0 {
+        // EINVAL: a plain file (the namespace was withdrawn after the last
+        // sandbox went, or is not published yet).
+        return match e.errno {
+            Some(libc::EINVAL) => Ok(false),
+            _ => Err(e),
+        };
+    }
+    // SAFETY: path is a valid C string.
+    sys::check(unsafe { libc::chdir(c"/".as_ptr()) }, || {
+        "chdir /".to_string()
+    })?;
+    Ok(true)
+}
+
 /// `unshare(flags)`.
 pub fn unshare(flags: libc::c_int) -> Result<()> {
     // SAFETY: unshare with namespace flags; affects only this process.

@@ -1,6 +1,7 @@
 //! The sandbox's pause process (`rcrun-pause`): joins the sandbox's network
-//! namespace, creates uts/ipc/mount (and optionally pid) namespaces, hides
-//! the host's filesystem behind an empty read-only tmpfs, drops every
+//! namespace, creates uts/ipc (and optionally pid) namespaces, hides the
+//! host's filesystem behind an empty read-only tmpfs (joining the shared
+//! `--mntns` that holds one, or making its own mount namespace), drops every
 //! capability, then sleeps until SIGTERM/SIGINT, reaping zombies.
 
 use crate::args::PauseArgs;
@@ -72,7 +73,19 @@ fn setup(args: &PauseArgs) -> Result<libc::sigset_t> {
     }
     let set = sys::block_signals(&WAITED)?;
     ns::join_netns(&args.netns)?;
-    let mut flags = libc::CLONE_NEWUTS | libc::CLONE_NEWIPC | libc::CLONE_NEWNS;
+    // Before the shared empty root hides /dev/null.
+    sys::stdio_to_devnull()?;
+    // Joining the shared empty root costs the same at any size of the
+    // host's mount table; copying that table (and detaching the copy) does
+    // not.
+    let shared = match &args.mntns {
+        Some(path) => ns::join_mntns(path)?,
+        None => false,
+    };
+    let mut flags = libc::CLONE_NEWUTS | libc::CLONE_NEWIPC;
+    if !shared {
+        flags |= libc::CLONE_NEWNS;
+    }
     if args.new_pid {
         flags |= libc::CLONE_NEWPID;
     }
@@ -80,8 +93,9 @@ fn setup(args: &PauseArgs) -> Result<libc::sigset_t> {
     if let Some(h) = &args.hostname {
         ns::set_hostname(h)?;
     }
-    sys::stdio_to_devnull()?;
-    ns::pivot_to_empty_root()?;
+    if !shared {
+        ns::pivot_to_empty_root()?;
+    }
     caps::drop_all()?;
     Ok(set)
 }

@@ -101,6 +101,66 @@ fn pause_joins_the_netns_owns_new_namespaces_and_has_no_capabilities() {
     assert_eq!(p.term().code(), Some(0));
 }
 
+/// Unmounts and removes a bind-mounted mount namespace file on drop.
+struct NsMount(std::path::PathBuf);
+
+impl Drop for NsMount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).output();
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+#[test]
+fn pause_joins_a_published_mount_namespace_and_makes_its_own_without_one() {
+    if skip() {
+        return;
+    }
+    let net = NetnsGuard::new(&rcrun_it::unique::name("rxd"));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = NsMount(dir.path().join("pause-mntns"));
+    // Nothing published (missing, then a plain file): its own empty root.
+    let mntns = file.0.display().to_string();
+    let mut first = Pause::start(&net.path(), &["--mntns", &mntns], &[]);
+    assert_eq!(first.ready, "ok\n");
+    std::fs::write(&file.0, b"").expect("plain file");
+    let mut second = Pause::start(&net.path(), &["--mntns", &mntns], &[]);
+    assert_eq!(second.ready, "ok\n");
+    let (p1, p2) = (first.pid().to_string(), second.pid().to_string());
+    assert_ne!(ns_link(&p1, "mnt"), ns_link(&p2, "mnt"));
+    assert_ne!(ns_link(&p1, "mnt"), ns_link("self", "mnt"));
+    // Publish the first one's namespace, as the engine does: a third pause
+    // process joins it, with the same empty read-only root and no mounts of
+    // its own.
+    let out = Command::new("mount")
+        .arg("--bind")
+        .arg(format!("/proc/{p1}/ns/mnt"))
+        .arg(&file.0)
+        .output()
+        .expect("mount --bind");
+    assert!(out.status.success(), "{out:?}");
+    let mut third = Pause::start(&net.path(), &["--mntns", &mntns], &[]);
+    assert_eq!(third.ready, "ok\n");
+    let p3 = third.pid().to_string();
+    assert_eq!(ns_link(&p3, "mnt"), ns_link(&p1, "mnt"));
+    for ns in ["uts", "ipc"] {
+        assert_ne!(ns_link(&p3, ns), ns_link(&p1, ns), "{ns} stays its own");
+    }
+    let root: Vec<_> = std::fs::read_dir(format!("/proc/{p3}/root"))
+        .expect("read its root")
+        .collect();
+    assert!(root.is_empty(), "the shared root should be empty: {root:?}");
+    let mounts = std::fs::read_to_string(format!("/proc/{p3}/mountinfo")).expect("mountinfo");
+    assert_eq!(mounts.lines().count(), 1, "only the empty root: {mounts}");
+    assert!(mounts.contains(" / / ro,"), "read-only root: {mounts}");
+    for cap in ["CapEff", "CapPrm", "CapBnd"] {
+        assert_eq!(status_field(third.pid(), cap), "0000000000000000", "{cap}");
+    }
+    for p in [&mut first, &mut second, &mut third] {
+        assert_eq!(p.term().code(), Some(0));
+    }
+}
+
 #[test]
 fn pause_keeps_only_the_given_descriptors() {
     if skip() {

@@ -2,7 +2,8 @@
 //! sandboxes: a pod whose containers talk over localhost and publish through
 //! the pod; containers on one user network resolving each other by name and
 //! `--network-alias` (and no longer once removed); 20 parallel `run -d`
-//! getting distinct addresses that all answer.
+//! getting distinct addresses that all answer; the pause processes of all
+//! sandboxes sharing one empty mount namespace, withdrawn with the last.
 
 mod run_common;
 
@@ -200,5 +201,67 @@ fn twenty_parallel_runs_get_distinct_addresses_and_all_answer() {
     ips.sort();
     ips.dedup();
     assert_eq!(ips.len(), 20, "distinct addresses: {ips:?}");
+    env.finish();
+}
+
+#[test]
+fn pause_processes_share_one_empty_mount_namespace_until_the_last_sandbox_goes() {
+    use std::os::unix::fs::MetadataExt;
+    let env = RunEnv::new(33);
+    let image = env.load_busybox();
+    let a = env.ok(&["run", "-d", "--network", &env.net, &image, "sleep", "600"]);
+    let b = env.ok(&["run", "-d", "--network", &env.net, &image, "sleep", "600"]);
+    let pause_of = |id: &str| -> i64 {
+        let rec = env
+            .run_root()
+            .join("sandboxes")
+            .join(id)
+            .join("sandbox.json");
+        let v: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&rec).expect("sandbox record")).unwrap();
+        v["pause_pid"].as_i64().expect("pause_pid")
+    };
+    let mnt = |pid: i64| {
+        std::fs::read_link(format!("/proc/{pid}/ns/mnt"))
+            .expect("mnt ns")
+            .display()
+            .to_string()
+    };
+    let published = env.run_root().join("pause-mntns");
+    let ino = std::fs::metadata(&published)
+        .expect("published namespace")
+        .ino();
+    let (pa, pb) = (pause_of(&a), pause_of(&b));
+    assert_eq!(mnt(pa), format!("mnt:[{ino}]"));
+    assert_eq!(mnt(pb), mnt(pa), "both pause processes in one namespace");
+    let root: Vec<_> = std::fs::read_dir(format!("/proc/{pb}/root"))
+        .expect("pause root")
+        .collect();
+    assert!(root.is_empty(), "the pause root should be empty: {root:?}");
+    // The containers have mount namespaces of their own.
+    let init = env.inspect(&a)["State"]["Pid"].as_i64().expect("pid");
+    assert_ne!(mnt(init), mnt(pa));
+    assert_ne!(
+        mnt(init),
+        mnt(env.inspect(&b)["State"]["Pid"].as_i64().unwrap())
+    );
+
+    // It stays while a sandbox does, and goes with the last one.
+    env.ok(&["rm", "-f", &a]);
+    assert_eq!(
+        std::fs::metadata(&published).expect("still there").ino(),
+        ino
+    );
+    env.ok(&["rm", "-f", &b]);
+    assert!(!published.exists(), "withdrawn with the last sandbox");
+    // The next sandbox publishes a new one.
+    let c = env.ok(&["run", "-d", "--network", &env.net, &image, "sleep", "600"]);
+    assert_eq!(
+        mnt(pause_of(&c)),
+        format!(
+            "mnt:[{}]",
+            std::fs::metadata(&published).expect("new").ino()
+        )
+    );
     env.finish();
 }
