@@ -15,6 +15,7 @@ use ipnet::IpNet;
 use netlink_packet_route::address::{AddressAttribute, AddressFlags};
 use netlink_packet_route::link::{InfoData, InfoVeth, LinkAttribute, LinkFlags};
 use netlink_packet_route::route::{RouteAddress, RouteAttribute, RouteType};
+use netlink_packet_route::AddressFamily;
 use rtnetlink::{Handle, LinkBridge, LinkBridgePort, LinkUnspec, LinkVeth, RouteMessageBuilder};
 
 use crate::error::{NetError, Result};
@@ -124,20 +125,42 @@ pub(crate) async fn link_index(h: &Handle, name: &str) -> Result<Option<u32>> {
     }
 }
 
-async fn addresses_of(h: &Handle, index: u32) -> Result<Vec<IpAddr>> {
+/// The addresses of link `index` in the families of `wanted`. Each family is
+/// dumped on its own: the kernel only filters an address dump by link with
+/// strict checking, and an unfiltered IPv6 dump holds a link-local address
+/// for every container's host-side veth.
+async fn addresses_of(h: &Handle, index: u32, wanted: &[IpNet]) -> Result<Vec<IpAddr>> {
     let mut out = Vec::new();
-    let mut s = h.address().get().set_link_index_filter(index).execute();
-    while let Some(msg) = s
-        .try_next()
-        .await
-        .map_err(|e| nl_err("list addresses", e))?
-    {
-        if msg.header.index != index {
+    let families = [
+        (
+            AddressFamily::Inet,
+            wanted.iter().any(|n| n.addr().is_ipv4()),
+        ),
+        (
+            AddressFamily::Inet6,
+            wanted.iter().any(|n| n.addr().is_ipv6()),
+        ),
+    ];
+    for (family, needed) in families {
+        if !needed {
             continue;
         }
-        for a in &msg.attributes {
-            if let AddressAttribute::Address(ip) = a {
-                out.push(*ip);
+        let mut req = h.address().get().set_link_index_filter(index);
+        req.message_mut().header.family = family;
+        req.message_mut().header.index = index;
+        let mut s = req.execute();
+        while let Some(msg) = s
+            .try_next()
+            .await
+            .map_err(|e| nl_err("list addresses", e))?
+        {
+            if msg.header.index != index {
+                continue;
+            }
+            for a in &msg.attributes {
+                if let AddressAttribute::Address(ip) = a {
+                    out.push(*ip);
+                }
             }
         }
     }
@@ -185,7 +208,7 @@ pub(crate) async fn ensure_bridge(h: &Handle, name: &str, gateways: &[IpNet]) ->
                 .ok_or_else(|| nl_err(format!("create bridge {name}"), "vanished after creation"))?
         }
     };
-    let have = addresses_of(h, index).await?;
+    let have = addresses_of(h, index, gateways).await?;
     for gw in gateways {
         if !have.contains(&gw.addr()) {
             add_address(h, index, *gw, name).await?;
