@@ -6,3 +6,4 @@
 
 pub mod oci;
 pub mod rcrun;
+pub mod stdout_pipe;

@@ -97,6 +97,7 @@ impl Engine {
             &dirs.work,
             &dirs.rootfs,
         )?;
+        tracing::debug!(id = %c.id, "rootfs mounted");
 
         let image_cfg = store.image_config(image)?;
         let overrides = RunOverrides {
@@ -158,6 +159,7 @@ impl Engine {
             source: e,
         })?;
         fsutil::atomic_write(&self.bundle_dir(&c.id).join("config.json"), &bytes)?;
+        tracing::debug!(id = %c.id, "bundle written");
         self.records.save(c)
     }
 

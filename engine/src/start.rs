@@ -82,6 +82,7 @@ impl Engine {
         let fd = pipe.write.as_raw_fd();
         let mut child = procs::spawn_detached(&mut cmd, &[fd])?;
         let said = pipe.read_all(MONITOR_READY_TIMEOUT)?;
+        tracing::debug!(id = %c.id, said = said.trim(), "monitor reported");
         let _ = child.wait();
         let ready: Ready = serde_json::from_str(said.trim()).map_err(|_| EngineError::Monitor {
             id: c.id.clone(),

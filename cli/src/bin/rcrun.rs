@@ -1,4 +1,5 @@
 //! `rcrun`: the docker-like command line.
 fn main() {
+    rcrun_cli::stdout_pipe::exit_quietly_when_stdout_closes();
     std::process::exit(rcrun_cli::rcrun::main());
 }

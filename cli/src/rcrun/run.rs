@@ -259,6 +259,7 @@ pub fn run(g: &GlobalOpts, a: RunArgs) -> i32 {
 fn run_inner(g: &GlobalOpts, a: &RunArgs, fwd: Option<&SignalForwarder>) -> Result<i32> {
     let opts = a.to_options()?;
     let engine = engine(g)?;
+    tracing::debug!(image = %opts.image, "run: looking up the image");
     let image = match engine.find_image(&opts.image)? {
         Some(i) => i,
         None => {
@@ -273,6 +274,7 @@ fn run_inner(g: &GlobalOpts, a: &RunArgs, fwd: Option<&SignalForwarder>) -> Resu
                 let _ = engine.discard(&c);
                 return Err(e.into());
             }
+            tracing::debug!(id = %c.id, "run: started");
             println!("{}", c.id);
             Ok(0)
         }

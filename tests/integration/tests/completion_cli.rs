@@ -56,3 +56,27 @@ fn man_pages_cover_rcrun_and_its_subcommands() {
         "rcrun.1 lists the volume subcommand"
     );
 }
+
+#[test]
+fn a_closed_stdout_ends_the_command_quietly() {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    use std::process::Stdio;
+    // A pipe whose read end is already closed: the first write gets EPIPE,
+    // as `rcrun ps | head -1` does once head has exited.
+    let mut fds = [0; 2];
+    // SAFETY: fds is a valid array of two ints.
+    assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
+    // SAFETY: pipe2 returned two fresh descriptors we now own.
+    let (r, w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    drop(r);
+    for (b, verb) in [("rcrun", "version"), ("rcrun-oci", "features")] {
+        let out = Command::new(bin(b))
+            .arg(verb)
+            .stdout(Stdio::from(w.try_clone().expect("dup write end")))
+            .stderr(Stdio::piped())
+            .output()
+            .expect("run");
+        assert_eq!(out.status.code(), Some(141), "{b} {verb}: {out:?}");
+        assert_eq!(String::from_utf8_lossy(&out.stderr), "", "{b} {verb}");
+    }
+}
