@@ -254,8 +254,20 @@ done
 
 # ---------------------------------------------------------------- (3)+(4)
 declare -A FIRST LAST FIRST10 LAST10 DECILES RSS RSS_RANGE NMON PAUSE_RSS
+# Before each series: let the teardown of the containers removed just before
+# (rcrun's background detaches, podman's and docker's cleanups, the kernel's
+# network-namespace cleanup) finish, so it does not slow the first starts.
+settle() {
+  local i
+  for ((i = 0; i < 600; i++)); do
+    pgrep -f "rcrun network detach|container cleanup|docker-proxy" >/dev/null || break
+    sleep 0.1
+  done
+  sleep 5
+}
 for t in $MANY_TOOLS; do
   [ "$t" != docker ] || [ "$DOCKER" = 1 ] || continue
+  settle
   log "(3) $N x $t run -d sleep"
   starts=()
   for ((i = 1; i <= N; i++)); do
