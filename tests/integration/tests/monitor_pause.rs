@@ -63,6 +63,17 @@ fn ns_link(pid: &str, ns: &str) -> String {
         .unwrap_or_default()
 }
 
+/// Process `pid` sees one mount: an empty read-only root.
+fn assert_empty_read_only_root(pid: &str) {
+    let root: Vec<_> = std::fs::read_dir(format!("/proc/{pid}/root"))
+        .expect("read its root")
+        .collect();
+    assert!(root.is_empty(), "the pause root should be empty: {root:?}");
+    let mounts = std::fs::read_to_string(format!("/proc/{pid}/mountinfo")).expect("mountinfo");
+    assert_eq!(mounts.lines().count(), 1, "only the empty root: {mounts}");
+    assert!(mounts.contains(" / / ro,"), "read-only root: {mounts}");
+}
+
 #[test]
 fn pause_joins_the_netns_owns_new_namespaces_and_has_no_capabilities() {
     if skip() {
@@ -91,13 +102,7 @@ fn pause_joins_the_netns_owns_new_namespaces_and_has_no_capabilities() {
         .output()
         .expect("nsenter hostname");
     assert_eq!(String::from_utf8_lossy(&host.stdout).trim(), "rxd-sandbox");
-    let root: Vec<_> = std::fs::read_dir(format!("/proc/{pid}/root"))
-        .expect("read its root")
-        .collect();
-    assert!(root.is_empty(), "the pause root should be empty: {root:?}");
-    let mounts = std::fs::read_to_string(format!("/proc/{pid}/mountinfo")).expect("mountinfo");
-    assert_eq!(mounts.lines().count(), 1, "only the empty root: {mounts}");
-    assert!(mounts.contains(" / / ro,"), "read-only root: {mounts}");
+    assert_empty_read_only_root(&pid);
     assert_eq!(p.term().code(), Some(0));
 }
 
@@ -146,13 +151,7 @@ fn pause_joins_a_published_mount_namespace_and_makes_its_own_without_one() {
     for ns in ["uts", "ipc"] {
         assert_ne!(ns_link(&p3, ns), ns_link(&p1, ns), "{ns} stays its own");
     }
-    let root: Vec<_> = std::fs::read_dir(format!("/proc/{p3}/root"))
-        .expect("read its root")
-        .collect();
-    assert!(root.is_empty(), "the shared root should be empty: {root:?}");
-    let mounts = std::fs::read_to_string(format!("/proc/{p3}/mountinfo")).expect("mountinfo");
-    assert_eq!(mounts.lines().count(), 1, "only the empty root: {mounts}");
-    assert!(mounts.contains(" / / ro,"), "read-only root: {mounts}");
+    assert_empty_read_only_root(&p3);
     for cap in ["CapEff", "CapPrm", "CapBnd"] {
         assert_eq!(status_field(third.pid(), cap), "0000000000000000", "{cap}");
     }
