@@ -1,5 +1,6 @@
-//! `rcrun-pause --netns PATH [--hostname NAME] [--new-pid] [--ready-fd N]
-//! [--keep-fd N]...`: the sandbox's pause process (see monitor/README.md).
+//! `rcrun-pause --netns PATH [--hostname NAME] [--new-pid] [--mntns PATH]
+//! [--ready-fd N] [--keep-fd N]...`: the sandbox's pause process (see
+//! monitor/README.md).
 
 use rcrun_monitor::args::{find_ready_fd, PauseArgs};
 
