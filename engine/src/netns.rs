@@ -80,7 +80,8 @@ pub fn create(path: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Unmount and remove the netns file at `path` (missing or unmounted is fine).
+/// Unmount and remove the namespace file at `path` — a netns, or the shared
+/// pause mount namespace (missing or unmounted is fine).
 pub fn remove(path: &Path) -> Result<()> {
     let c = CString::new(path.as_os_str().as_bytes())
         .map_err(|_| EngineError::invalid("netns path", path.display().to_string(), "NUL byte"))?;

@@ -154,9 +154,6 @@ async fn addresses_of(h: &Handle, index: u32, wanted: &[IpNet]) -> Result<Vec<Ip
             .await
             .map_err(|e| nl_err("list addresses", e))?
         {
-            if msg.header.index != index {
-                continue;
-            }
             for a in &msg.attributes {
                 if let AddressAttribute::Address(ip) = a {
                     out.push(*ip);
