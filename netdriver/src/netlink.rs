@@ -283,6 +283,9 @@ pub(crate) async fn create_veth(h: &Handle, plan: &VethPlan) -> Result<()> {
         Err(e) => return Err(nl_err(op(), e)),
     }
     drop(ns);
+    // Before the peer comes up (the host end has no carrier until then, so
+    // no IPv6 address was made for it yet).
+    crate::sysctl::disable_ipv6(&plan.host)?;
     set_hairpin(h, &plan.host).await
 }
 
@@ -300,11 +303,13 @@ async fn set_hairpin(h: &Handle, name: &str) -> Result<()> {
         .map_err(|e| nl_err(format!("hairpin on {name}"), e))
 }
 
-/// Inside the sandbox: `lo` up, addresses on `ifname`, `ifname` up, default
+/// Inside the sandbox (called on a thread in its netns): `lo` up, IPv6 off
+/// on `ifname` unless `ipv6`, addresses on `ifname`, `ifname` up, default
 /// route(s) via the gateway(s).
 pub(crate) async fn configure_sandbox(
     h: &Handle,
     ifname: &str,
+    ipv6: bool,
     addrs: &[IpNet],
     gateways: &[IpAddr],
 ) -> Result<()> {
@@ -315,6 +320,9 @@ pub(crate) async fn configure_sandbox(
     let idx = link_index(h, ifname)
         .await?
         .ok_or_else(|| nl_err(format!("find {ifname} in sandbox"), "no such device"))?;
+    if !ipv6 {
+        crate::sysctl::disable_ipv6(ifname)?;
+    }
     for a in addrs {
         add_address(h, idx, *a, ifname).await?;
     }

@@ -35,3 +35,27 @@ pub fn enable_route_localnet(bridge: &str) -> Result<()> {
         "1",
     )
 }
+
+/// `net.ipv6.conf.<ifname>.disable_ipv6=1` in the calling thread's network
+/// namespace (procfs resolves `/proc/sys/net` by the opener's netns). Used on
+/// interfaces that need no IPv6: a bridge port (layer 2 only) and a sandbox's
+/// interface on an IPv4-only network. Without it each gets a link-local
+/// address whose DAD and MLD reports the bridge floods to every port, work
+/// that grows with the number of containers. No-op when the kernel has no
+/// IPv6.
+pub fn disable_ipv6(ifname: &str) -> Result<()> {
+    let path = format!("/proc/sys/net/ipv6/conf/{ifname}/disable_ipv6");
+    match std::fs::write(&path, "1") {
+        Ok(()) => Ok(()),
+        Err(e)
+            if e.kind() == std::io::ErrorKind::NotFound
+                && !Path::new("/proc/sys/net/ipv6").exists() =>
+        {
+            Ok(())
+        }
+        Err(e) => Err(NetError::Sysctl {
+            path: PathBuf::from(path),
+            source: e,
+        }),
+    }
+}

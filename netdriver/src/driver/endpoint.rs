@@ -70,6 +70,7 @@ impl BridgeDriver {
             state: EndpointState::Attaching,
         };
         self.store.save_endpoint(&ep)?;
+        tracing::debug!(sandbox = %sandbox.id, "endpoint recorded");
         let mac = match self.allocate(&net, &mut ep, opts) {
             Ok(()) => requested_mac.unwrap_or_else(|| mac_for(&ep.ips)),
             Err(e) => {
@@ -82,6 +83,7 @@ impl BridgeDriver {
             let _ = self.teardown(&net, &ep);
             return Err(e);
         }
+        tracing::debug!(sandbox = %sandbox.id, "addresses allocated");
         pause_point("attach:recorded");
         match self.make_links_and_rules(&net, &ep, mac) {
             Ok(()) => {}
@@ -148,14 +150,17 @@ impl BridgeDriver {
             ep.gateways.clone()
         };
         let netns = ep.sandbox.netns.clone();
+        let ipv6 = net.ipv6;
         let bridge_present = Path::new("/sys/class/net").join(&net.bridge).exists();
         let links = netlink::spawn(None, move |h| async move {
             let created = netlink::ensure_bridge(&h, &plan.bridge, &gws).await?;
             netlink::create_veth(&h, &plan).await?;
+            tracing::debug!(veth = %plan.host, "veth made");
             pause_point("attach:links");
             netlink::run(Some(&netns), move |h| async move {
-                netlink::configure_sandbox(&h, &ifname, &addrs, &routes).await
+                netlink::configure_sandbox(&h, &ifname, ipv6, &addrs, &routes).await
             })?;
+            tracing::debug!(veth = %plan.host, "sandbox side configured");
             pause_point("attach:sandbox");
             Ok(created)
         })?;

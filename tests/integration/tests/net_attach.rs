@@ -24,6 +24,28 @@ fn link_of(ns: &str, dev: &str) -> Value {
     ip_json(ns, &["link", "show", "dev", dev])[0].clone()
 }
 
+/// `net.ipv6.conf.<dev>.disable_ipv6` in netns `ns` ("" = the host's).
+fn ipv6_disabled(ns: &str, dev: &str) -> bool {
+    let path = format!("/proc/sys/net/ipv6/conf/{dev}/disable_ipv6");
+    let v = if ns.is_empty() {
+        std::fs::read_to_string(&path).unwrap_or_default()
+    } else {
+        sh("ip", &["netns", "exec", ns, "cat", &path])
+    };
+    v.trim() == "1"
+}
+
+/// Every IPv6 address on `dev` in netns `ns`, link-local included.
+fn ipv6_addrs_of(ns: &str, dev: &str) -> Vec<String> {
+    let v = ip_json(ns, &["-6", "addr", "show", "dev", dev]);
+    v.as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|l| l["addr_info"].as_array().cloned().unwrap_or_default())
+        .filter_map(|a| a["local"].as_str().map(String::from))
+        .collect()
+}
+
 fn is_up(link: &Value) -> bool {
     link["flags"]
         .as_array()
@@ -62,6 +84,12 @@ fn attach_gives_eth0_with_address_mac_default_route_and_lo_up() {
     let veth = env.veth("rnd-att", "sb1");
     let host = ip_json("", &["link", "show", "dev", &veth]);
     assert_eq!(host[0]["master"], bridge.as_str());
+    // No IPv6 on an IPv4-only network: neither end gets a link-local
+    // address (whose DAD and MLD the bridge would flood to every port).
+    assert!(ipv6_disabled(&ns.name, "eth0"), "IPv6 off on eth0");
+    assert!(ipv6_disabled("", &veth), "IPv6 off on the bridge port");
+    assert_eq!(ipv6_addrs_of(&ns.name, "eth0"), Vec::<String>::new());
+    assert_eq!(ipv6_addrs_of("", &veth), Vec::<String>::new());
     sh(
         "ip",
         &[
@@ -117,6 +145,13 @@ fn dual_stack_attach_gets_ipv4_and_ipv6_with_default_routes() {
     );
     let r6 = ip_json(&ns.name, &["-6", "route", "show", "default"]);
     assert_eq!(r6[0]["gateway"], "fd10:210:11::1");
+    // IPv6 stays on in the sandbox (link-local included); the bridge port
+    // carries it at layer 2 with IPv6 off on itself.
+    assert!(!ipv6_disabled(&ns.name, "eth0"));
+    assert!(ipv6_addrs_of(&ns.name, "eth0")
+        .iter()
+        .any(|a| a.starts_with("fe80:")));
+    assert!(ipv6_disabled("", &env.veth("rnd-ds", "sb1")));
     sh(
         "ip",
         &[
