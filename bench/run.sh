@@ -7,8 +7,10 @@
 #   (2) `run -d -p PORT:80 IMG httpd -f -p 80 -h /www` until the first HTTP
 #       200 on 127.0.0.1:PORT (curl polled in a tight loop), wall clock;
 #   (3) the start time (`run -d IMG sleep`) of container N (default 200)
-#       with N-1 running, vs the 1st (also the medians of the first and last
-#       ten starts, which single outliers do not move);
+#       with N-1 running, vs the 1st: SERIES (default 3) series of N starts
+#       per tool, each from zero containers; medians over the series of the
+#       1st and of the Nth start, and of all starts in the first and in the
+#       last ten positions (which single outliers do not move);
 #   (4) VmRSS (/proc/PID/status, as bench/monitor-rss.sh) of each
 #       container's monitor while the N containers of (3) run: rcrun-monitor,
 #       conmon (podman), containerd-shim-runc-v2 (docker).
@@ -23,8 +25,8 @@
 # --iptables=false, so -p goes through docker-proxy (the userland proxy) and
 # the host's iptables and FORWARD policy stay untouched.
 #
-#   sudo bench/run.sh                       # RUNS=11, N=200, all three
-#   RUNS=21 N=50 MANY_TOOLS="rcrun" sudo -E bench/run.sh
+#   sudo bench/run.sh                       # RUNS=11, N=200, SERIES=3, all three
+#   RUNS=21 N=50 SERIES=5 MANY_TOOLS="rcrun" sudo -E bench/run.sh
 #   RCRUN_BIN=/dir/with/rcrun/and/helpers SKIP_DOCKER=1 sudo -E bench/run.sh
 #
 # Needs root, podman (with runc, conmon, netavark), curl, iproute2, nft,
@@ -37,6 +39,7 @@
 set -euo pipefail
 
 RUNS=${RUNS:-11}
+SERIES=${SERIES:-3}
 N=${N:-200}
 MANY_TOOLS=${MANY_TOOLS:-rcrun podman docker}
 REPO=$(cd "$(dirname "$0")/.." && pwd)
@@ -253,7 +256,7 @@ for ((r = 0; r < RUNS; r++)); do
 done
 
 # ---------------------------------------------------------------- (3)+(4)
-declare -A FIRST LAST FIRST10 LAST10 DECILES RSS RSS_RANGE NMON PAUSE_RSS
+declare -A FIRST LAST FIRSTS LASTS FIRST10 LAST10 DECILES RSS RSS_RANGE NMON PAUSE_RSS
 # Before each series: let the teardown of the containers removed just before
 # (rcrun's background detaches, podman's and docker's cleanups, the kernel's
 # network-namespace cleanup) finish, so it does not slow the first starts.
@@ -267,48 +270,63 @@ settle() {
 }
 for t in $MANY_TOOLS; do
   [ "$t" != docker ] || [ "$DOCKER" = 1 ] || continue
-  settle
-  log "(3) $N x $t run -d sleep"
-  starts=()
-  for ((i = 1; i <= N; i++)); do
-    t0=$(us)
-    out=$(run_sleep "$t" 2>&1) || die "$t run -d sleep (container $i) failed: $out"
-    starts+=("$(($(us) - t0))")
+  firsts=() lasts=() all=()
+  for ((s = 1; s <= SERIES; s++)); do
+    settle
+    log "(3) $t: series $s of $SERIES, $N x run -d sleep"
+    starts=()
+    for ((i = 1; i <= N; i++)); do
+      t0=$(us)
+      out=$(run_sleep "$t" 2>&1) || die "$t run -d sleep (container $i) failed: $out"
+      starts+=("$(($(us) - t0))")
+    done
+    firsts+=("${starts[0]}")
+    lasts+=("${starts[$((N - 1))]}")
+    all+=("${starts[@]}")
+    if [ "$s" = 1 ]; then
+      sleep 1 # let every monitor settle into its loop
+      log "(4) $(monitor_name "$t") VmRSS with $N containers running"
+      mapfile -t pids < <(monitor_pids "$t")
+      NMON[$t]=${#pids[@]}
+      rss=()
+      for p in "${pids[@]}"; do
+        v=$(awk '/^VmRSS:/ {print $2}' "/proc/$p/status" 2>/dev/null) && [ -n "$v" ] && rss+=("$v")
+      done
+      if [ "${#rss[@]}" -gt 0 ]; then
+        RSS[$t]=$(printf '%s\n' "${rss[@]}" | median)
+        RSS_RANGE[$t]="$(printf '%s\n' "${rss[@]}" | sort -n | head -n 1)–$(printf '%s\n' "${rss[@]}" | sort -n | tail -n 1)"
+      fi
+      if [ "$t" = rcrun ]; then
+        mapfile -t pp < <(pgrep -f "^$RCRUN_BIN/rcrun-pause ")
+        prss=()
+        for p in "${pp[@]}"; do
+          v=$(awk '/^VmRSS:/ {print $2}' "/proc/$p/status" 2>/dev/null) && [ -n "$v" ] && prss+=("$v")
+        done
+        [ "${#prss[@]}" = 0 ] || PAUSE_RSS[$t]=$(printf '%s\n' "${prss[@]}" | median)
+      fi
+    fi
+    log "removing the $N $t containers"
+    rm_all "$t" || log "$t: removing its containers failed"
   done
-  FIRST[$t]=${starts[0]}
-  LAST[$t]=${starts[$((N - 1))]}
-  # Median start time of each tenth of the N starts (shows how it grows).
+  # Medians over the series: of the 1st starts, of the Nth starts, and of
+  # every start in the first (last) ten positions of every series.
+  FIRST[$t]=$(printf '%s\n' "${firsts[@]}" | median)
+  LAST[$t]=$(printf '%s\n' "${lasts[@]}" | median)
+  FIRSTS[$t]="${firsts[*]}" LASTS[$t]="${lasts[*]}"
+  k=$((N < 10 ? N : 10))
+  pos() { # from to: the starts at positions [from, to) of every series
+    local a
+    for ((a = 0; a < SERIES; a++)); do printf '%s\n' "${all[@]:a*N+$1:$2-$1}"; done
+  }
+  FIRST10[$t]=$(pos 0 "$k" | median)
+  LAST10[$t]=$(pos $((N - k)) "$N" | median)
+  # Median start time of each tenth of the N positions (shows how it grows).
   DECILES[$t]=
   for ((d = 0; d < 10; d++)); do
     a=$((d * N / 10)) b=$(((d + 1) * N / 10))
     [ "$b" -gt "$a" ] || continue
-    DECILES[$t]+="$(ms "$(printf '%s\n' "${starts[@]:a:b-a}" | median)") "
+    DECILES[$t]+="$(ms "$(pos "$a" "$b" | median)") "
   done
-  k=$((N < 10 ? N : 10))
-  FIRST10[$t]=$(printf '%s\n' "${starts[@]:0:k}" | median)
-  LAST10[$t]=$(printf '%s\n' "${starts[@]:N-k}" | median)
-  sleep 1 # let every monitor settle into its loop
-  log "(4) $(monitor_name "$t") VmRSS with $N containers running"
-  mapfile -t pids < <(monitor_pids "$t")
-  NMON[$t]=${#pids[@]}
-  rss=()
-  for p in "${pids[@]}"; do
-    v=$(awk '/^VmRSS:/ {print $2}' "/proc/$p/status" 2>/dev/null) && [ -n "$v" ] && rss+=("$v")
-  done
-  if [ "${#rss[@]}" -gt 0 ]; then
-    RSS[$t]=$(printf '%s\n' "${rss[@]}" | median)
-    RSS_RANGE[$t]="$(printf '%s\n' "${rss[@]}" | sort -n | head -n 1)–$(printf '%s\n' "${rss[@]}" | sort -n | tail -n 1)"
-  fi
-  if [ "$t" = rcrun ]; then
-    mapfile -t pp < <(pgrep -f "^$RCRUN_BIN/rcrun-pause ")
-    prss=()
-    for p in "${pp[@]}"; do
-      v=$(awk '/^VmRSS:/ {print $2}' "/proc/$p/status" 2>/dev/null) && [ -n "$v" ] && prss+=("$v")
-    done
-    [ "${#prss[@]}" = 0 ] || PAUSE_RSS[$t]=$(printf '%s\n' "${prss[@]}" | median)
-  fi
-  log "removing the $N $t containers"
-  rm_all "$t" || log "$t: removing its containers failed"
 done
 
 # ---------------------------------------------------------------- report
@@ -319,7 +337,7 @@ dkver=n/a
 cat <<EOF
 ## rcrun vs podman vs docker: \`bench/run.sh\`
 
-$(date -u '+%Y-%m-%d %H:%M UTC'), \`RUNS=$RUNS N=$N bench/run.sh\`; $(nproc) × $cpu, kernel $(uname -r);
+$(date -u '+%Y-%m-%d %H:%M UTC'), \`RUNS=$RUNS N=$N SERIES=$SERIES bench/run.sh\`; $(nproc) × $cpu, kernel $(uname -r);
 load average $(cut -d' ' -f1-3 /proc/loadavg) at the end. rcrun $(rc version | awk '{print $3}') at
 $(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown) (+ working tree), from $RCRUN_BIN;
 $(podman --version) with $(runc --version | head -n 1); $dkver$([ "$DOCKER" = 1 ] || echo " (dockerd did not start or was skipped)").
@@ -347,7 +365,7 @@ row() { # label array-name target
 row '(1) `run --rm IMG true`' T1 '≤ 0.25 of both'
 row '(2) `run -d -p` to first HTTP 200' T2 '≤ 0.25 of both'
 echo
-echo "| (3) $N containers, \`run -d IMG sleep\` (ms) | 1st | ${N}th | ${N}th/1st | median 1st–10th | median last 10 | last10/first10 |"
+echo "| (3) $N containers, \`run -d IMG sleep\`, $SERIES series (ms, medians) | 1st | ${N}th | ${N}th/1st | first 10 | last 10 | last10/first10 |"
 echo "|---|---|---|---|---|---|---|"
 for t in rcrun podman docker; do
   [ -n "${FIRST[$t]:-}" ] || continue
@@ -355,7 +373,15 @@ for t in rcrun podman docker; do
 done
 echo
 echo "Target (3): the ${N}th start within 10% of the 1st (ratio ≤ 1.10)."
-echo "Median start time (ms) of each tenth of the $N starts, in order:"
+echo "1st and ${N}th start of each series (ms):"
+for t in rcrun podman docker; do
+  [ -n "${FIRSTS[$t]:-}" ] || continue
+  f="" l=""
+  for x in ${FIRSTS[$t]}; do f+="$(ms "$x") "; done
+  for x in ${LASTS[$t]}; do l+="$(ms "$x") "; done
+  echo "- $t: ${f% } / ${l% }"
+done
+echo "Median start time (ms) of each tenth of the $N positions (all series), in order:"
 for t in rcrun podman docker; do
   [ -n "${DECILES[$t]:-}" ] && echo "- $t: ${DECILES[$t]% }"
 done
