@@ -330,7 +330,7 @@ for t in $MANY_TOOLS; do
 done
 
 # ---------------------------------------------------------------- report
-med() { tr ' ' '\n' <<<"$1" | grep . | median; }
+med() { tr ' ' '\n' <<<"$1" | { grep . || true; } | median; }
 cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 dkver=n/a
 [ "$DOCKER" = 1 ] && dkver="docker $(dk version --format '{{.Server.Version}}')"
