@@ -129,7 +129,7 @@ mod live_tests {
     fn engine(dir: &std::path::Path) -> Engine {
         let paths = Paths::new(&dir.join("run"), &dir.join("data"));
         let bridge = rcrun_netdriver::BridgeDriver::new(
-            rcrun_netdriver::DriverConfig::new(&paths.data_root),
+            rcrun_netdriver::DriverConfig::new(&paths.data_root, &paths.run_root),
             Box::new(rcrun_netdriver::NoneFirewall),
         );
         Engine::new(paths, Binaries::in_dir(dir), bridge, dir.join("cni"))

@@ -6,12 +6,12 @@
 //! [`Endpoint`] (veth pair, addresses, MAC, published ports) and a
 //! [`Sandbox`] (netns path). [`BridgeDriver`] implements
 //! [`rcrun_netapi::NetworkBackend`]; state lives under the data root
-//! (`networks/`, `endpoints/`, `ipam/`) so detach, reload and gc work from
-//! disk after a crash. Not here: DNS service, overlay/multi-host networks.
+//! (`networks/`, `ipam/`) and the run root (`endpoints/`) so detach, reload
+//! and gc work from disk after a crash. Not here: DNS service, overlay/multi-host networks.
 //!
 //! ```no_run
 //! use rcrun_netdriver::{BridgeDriver, DriverConfig, NftFirewall, Sandbox};
-//! let drv = BridgeDriver::new(DriverConfig::new("/var/lib/rcrun".as_ref()), Box::new(NftFirewall::default()));
+//! let drv = BridgeDriver::new(DriverConfig::new("/var/lib/rcrun".as_ref(), "/run/rcrun".as_ref()), Box::new(NftFirewall::default()));
 //! let sb = Sandbox { id: "c1".into(), netns: "/run/netns/c1".into() };
 //! let att = drv.attach_sandbox("bridge", &sb, &Default::default())?;
 //! println!("{:?}", att.ips);

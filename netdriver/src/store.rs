@@ -1,11 +1,14 @@
-//! Persistence under the data root: network definitions
-//! (`networks/<name>.json`), endpoint records (`endpoints/<network>/<id>.json`)
-//! and lock files. Every write is atomic (temp file, rename). Network
-//! definitions are also made durable (fsync of file and directory): they must
-//! survive a reboot. Endpoint records and IPAM entries describe sandboxes whose
-//! netns cannot outlive a reboot, so they skip the fsync (25 ms each on a
-//! slow disk): rename keeps them atomic against a killed process, and after a
-//! power loss `gc` reclaims whatever they describe.
+//! Persistence: network definitions under the data root
+//! (`networks/<name>.json`), endpoint records and their locks under the run
+//! root (`endpoints/<network>/<id>.json`), and lock files. Every write is
+//! atomic (temp file, rename). Network definitions are also made durable
+//! (fsync of file and directory): they must survive a reboot. Endpoint
+//! records and IPAM entries describe sandboxes whose netns cannot outlive a
+//! reboot, so they skip the fsync (25 ms each on a slow disk): rename keeps
+//! them atomic against a killed process, and after a power loss `gc`
+//! reclaims whatever they describe. Endpoint records live on the run root's
+//! tmpfs: they are rewritten at every attach step, and a reboot (which ends
+//! every netns) clears them with the state they describe.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
@@ -136,17 +139,20 @@ impl Drop for LockGuard {
     }
 }
 
-/// The driver's view of the data root.
+/// The driver's view of the data root and the run root.
 #[derive(Debug, Clone)]
 pub struct Store {
     root: PathBuf,
+    run: PathBuf,
 }
 
 impl Store {
-    /// A store rooted at `data_root` (nothing is created until written).
-    pub fn new(data_root: &Path) -> Self {
+    /// A store over `data_root` and `run_root` (nothing is created until
+    /// written).
+    pub fn new(data_root: &Path, run_root: &Path) -> Self {
         Store {
             root: data_root.to_path_buf(),
+            run: run_root.to_path_buf(),
         }
     }
 
@@ -203,7 +209,7 @@ impl Store {
     }
 
     fn endpoints_dir(&self, network: &str) -> PathBuf {
-        self.root.join("endpoints").join(network)
+        self.run.join("endpoints").join(network)
     }
 
     /// Path of an endpoint record.

@@ -164,7 +164,7 @@ pub struct AttachArgs {
 
 /// The driver for the global options, with the environment overrides.
 pub fn driver(g: &GlobalOpts) -> Result<BridgeDriver> {
-    let mut cfg = DriverConfig::new(&g.data_root);
+    let mut cfg = DriverConfig::new(&g.data_root, &g.root);
     if let Ok(b) = std::env::var("RCRUN_NET_DEFAULT_BRIDGE") {
         cfg.default_bridge = b;
     }

@@ -30,8 +30,11 @@ pub use gc::GcReport;
 /// Where the driver keeps its state and how it names things.
 #[derive(Debug, Clone)]
 pub struct DriverConfig {
-    /// Persistent data root (`/var/lib/rcrun`): networks, endpoints, IPAM.
+    /// Persistent data root (`/var/lib/rcrun`): networks, IPAM.
     pub data_root: PathBuf,
+    /// Runtime state root (`/run/rcrun`, a tmpfs): endpoint records and
+    /// their locks, which describe netns-bound state a reboot ends anyway.
+    pub run_root: PathBuf,
     /// Bridge of the default network (`rcrun0`).
     pub default_bridge: String,
     /// Candidate subnets for the default network, first free one wins.
@@ -41,10 +44,11 @@ pub struct DriverConfig {
 }
 
 impl DriverConfig {
-    /// The standard configuration for a data root.
-    pub fn new(data_root: &Path) -> Self {
+    /// The standard configuration for a data root and a run root.
+    pub fn new(data_root: &Path, run_root: &Path) -> Self {
         DriverConfig {
             data_root: data_root.to_path_buf(),
+            run_root: run_root.to_path_buf(),
             default_bridge: DEFAULT_BRIDGE.to_string(),
             default_pool: subnet::default_pool(),
             veth_prefix: "veth".to_string(),
@@ -92,10 +96,11 @@ pub struct BridgeDriver {
 }
 
 impl BridgeDriver {
-    /// A driver over `cfg.data_root` programming the firewall through `fw`.
+    /// A driver over `cfg.data_root` and `cfg.run_root` programming the
+    /// firewall through `fw`.
     pub fn new(cfg: DriverConfig, fw: Box<dyn FirewallDriver>) -> Self {
         BridgeDriver {
-            store: Store::new(&cfg.data_root),
+            store: Store::new(&cfg.data_root, &cfg.run_root),
             cfg,
             fw,
             reservations: Mutex::new(HashMap::new()),

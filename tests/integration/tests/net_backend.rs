@@ -51,7 +51,11 @@ fn network_backend_attach_check_detach_and_port_reservation() {
         bridge: bridge.clone(),
         table: table.clone(),
     };
-    let mut cfg = DriverConfig::new(data.path());
+    let run = tempfile::Builder::new()
+        .prefix("rnd-run-")
+        .tempdir()
+        .expect("tempdir");
+    let mut cfg = DriverConfig::new(data.path(), run.path());
     cfg.veth_prefix = "rnd".into();
     let drv = BridgeDriver::new(cfg, Box::new(NftFirewall::new(&table).expect("table name")));
     let req = CreateNetwork {

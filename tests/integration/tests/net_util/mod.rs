@@ -266,9 +266,9 @@ impl NetEnv {
         files_in(&self.data.path().join("ipam"), |n| !n.starts_with('.'))
     }
 
-    /// Endpoint records of every network.
+    /// Endpoint records of every network (under the run root).
     pub fn endpoint_records(&self) -> Vec<PathBuf> {
-        files_in(&self.data.path().join("endpoints"), |n| {
+        files_in(&self.state.path().join("endpoints"), |n| {
             n.ends_with(".json")
         })
     }
