@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{NetError, Result};
 use crate::model::Subnet;
-use crate::store::{atomic_write_with, read_json, remove_file, write_json, Durability, LockGuard};
+use crate::store::{read_json, remove_file, write_json, Durability, LockGuard};
 
 /// Who holds an address.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -136,11 +136,7 @@ impl Ipam {
         for (i, ip, sequential) in &plan {
             write_json(&self.entry(*ip), owner, Durability::ProcessCrash)?;
             if *sequential {
-                atomic_write_with(
-                    &self.dir.join(format!(".last-{i}")),
-                    ip.to_string().as_bytes(),
-                    Durability::ProcessCrash,
-                )?;
+                write_cursor(&self.dir.join(format!(".last-{i}")), *ip)?;
             }
             let prefix = subnets[*i].subnet.prefix_len();
             out.push(IpNet::new(*ip, prefix).map_err(|e| NetError::Invalid(e.to_string()))?);
@@ -311,6 +307,25 @@ fn from_u128(v: u128, v6: bool) -> IpAddr {
     }
 }
 
+/// Rewrite the sequential cursor `path` in place. It is only a hint (the
+/// allocation files decide what is taken, and an unreadable cursor restarts
+/// the scan at the range's start), so it needs no atomic replace: rewriting
+/// the same inode spares the file system a new inode and a freed one per
+/// allocation.
+fn write_cursor(path: &Path, ip: IpAddr) -> Result<()> {
+    use std::io::Write;
+    let text = format!("{ip}\n");
+    let mut f = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .map_err(|e| NetError::io("open", path, e))?;
+    f.write_all(text.as_bytes())
+        .and_then(|()| f.set_len(text.len() as u64))
+        .map_err(|e| NetError::io("write", path, e))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -364,6 +379,37 @@ mod tests {
         // wraps from .6 back to the freed .3
         let ip = ipam.allocate(&s, &owner("s6"), &[], NEVER).unwrap();
         assert_eq!(ip[0].to_string(), "10.0.0.3/29");
+    }
+
+    #[test]
+    fn cursor_is_rewritten_in_place_and_a_bad_one_restarts_the_scan() {
+        use std::os::unix::fs::MetadataExt;
+        let d = tempfile::tempdir().unwrap();
+        let ipam = Ipam::new(d.path(), "n");
+        let s = [subnet("10.0.0.0/24", "10.0.0.1")];
+        let want: IpAddr = "10.0.0.200".parse().unwrap();
+        ipam.allocate(&s, &owner("a"), &[want], NEVER).unwrap();
+        let b = ipam.allocate(&s, &owner("b"), &[], NEVER).unwrap();
+        assert_eq!(b[0].to_string(), "10.0.0.2/24");
+        let cursor = d.path().join("ipam/n/.last-0");
+        let ino = fs::metadata(&cursor).unwrap().ino();
+        // A shorter address after a longer one: no stale tail is left.
+        fs::write(&cursor, "10.0.0.100\n").unwrap();
+        let c = ipam.allocate(&s, &owner("c"), &[], NEVER).unwrap();
+        assert_eq!(c[0].to_string(), "10.0.0.101/24");
+        fs::write(&cursor, "10.0.0.254\n").unwrap();
+        let e = ipam.allocate(&s, &owner("e"), &[], NEVER).unwrap();
+        assert_eq!(e[0].to_string(), "10.0.0.3/24");
+        assert_eq!(fs::read_to_string(&cursor).unwrap(), "10.0.0.3\n");
+        assert_eq!(
+            fs::metadata(&cursor).unwrap().ino(),
+            ino,
+            "rewritten in place"
+        );
+        // A torn or garbled cursor only restarts the scan at the start.
+        fs::write(&cursor, "10.0.0.3garbage").unwrap();
+        let f = ipam.allocate(&s, &owner("f"), &[], NEVER).unwrap();
+        assert_eq!(f[0].to_string(), "10.0.0.4/24");
     }
 
     #[test]
