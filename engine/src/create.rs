@@ -127,7 +127,8 @@ impl Engine {
 
         let sandbox = self.sandbox_for(c, &pc.exposed_ports)?;
         c.hostname = sandbox.hostname.clone();
-        self.records.save(c)?;
+        // Saved once, with the bundle, below: the sandbox id is on disk
+        // already (sandbox_for), which is what a crash here needs.
 
         let (extra_mounts, infos) = self.resolve_mounts(&opts)?;
         c.mounts = infos;
