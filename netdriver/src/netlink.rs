@@ -14,7 +14,7 @@ use futures_util::TryStreamExt;
 use ipnet::IpNet;
 use netlink_packet_route::address::{AddressAttribute, AddressFlags};
 use netlink_packet_route::link::{InfoData, InfoVeth, LinkAttribute, LinkFlags};
-use netlink_packet_route::route::{RouteAddress, RouteAttribute, RouteType};
+use netlink_packet_route::route::{RouteAddress, RouteAttribute, RouteProtocol, RouteScope, RouteType};
 use netlink_packet_route::AddressFamily;
 use rtnetlink::{Handle, LinkBridge, LinkBridgePort, LinkUnspec, LinkVeth, RouteMessageBuilder};
 
@@ -73,8 +73,14 @@ where
                 .build()
                 .map_err(|e| nl_err("start netlink runtime", e))?;
             rt.block_on(async move {
-                let (conn, handle, _) =
+                let (mut conn, handle, _) =
                     rtnetlink::new_connection().map_err(|e| nl_err("open netlink socket", e))?;
+                // Strict checking makes the kernel honour the link filter of
+                // an address dump (`addresses_of`) instead of walking every
+                // interface's addresses, one veth per container.
+                netlink_sys::AsyncSocket::socket_ref(conn.socket_mut())
+                    .set_netlink_get_strict_chk(true)
+                    .map_err(|e| nl_err("set netlink strict checking", e))?;
                 let task = tokio::spawn(conn);
                 let out = f(handle).await;
                 task.abort();
@@ -234,7 +240,8 @@ pub(crate) struct VethPlan {
     pub host: String,
     /// Bridge name.
     pub bridge: String,
-    /// Name of the peer inside the sandbox.
+    /// Name the peer is created with inside the sandbox (its final name,
+    /// or a unique one that `configure_sandbox` renames).
     pub peer: String,
     /// Peer MAC address.
     pub mac: [u8; 6],
@@ -243,7 +250,7 @@ pub(crate) struct VethPlan {
 }
 
 /// Create the veth pair with the host end up on the bridge and the peer made
-/// directly inside the sandbox netns under its final name and MAC.
+/// directly inside the sandbox netns under `plan.peer` and its MAC.
 pub(crate) async fn create_veth(h: &Handle, plan: &VethPlan) -> Result<()> {
     let ns = std::fs::File::open(&plan.netns).map_err(|e| NetError::Netns {
         path: plan.netns.clone(),
@@ -304,10 +311,17 @@ async fn set_hairpin(h: &Handle, name: &str) -> Result<()> {
 }
 
 /// Inside the sandbox (called on a thread in its netns): `lo` up, IPv6 off
-/// on `ifname` unless `ipv6`, addresses on `ifname`, `ifname` up, default
-/// route(s) via the gateway(s).
+/// on the peer unless `ipv6`, addresses, the peer renamed from `created` to
+/// `ifname` and up (one request), default route(s) via the gateway(s).
+///
+/// The IPv6 switch is a sysctl, and a lookup of
+/// `/proc/sys/net/ipv6/conf/eth0` compares against the `eth0` entry of
+/// every other network namespace looked up through the same procfs (one per
+/// sandbox), so it is written while the peer still has its unique creation
+/// name; the rename re-registers the sysctls under `ifname`, IPv6 still off.
 pub(crate) async fn configure_sandbox(
     h: &Handle,
+    created: &str,
     ifname: &str,
     ipv6: bool,
     addrs: &[IpNet],
@@ -317,16 +331,29 @@ pub(crate) async fn configure_sandbox(
         .await?
         .ok_or_else(|| nl_err("find lo", "no such device"))?;
     set_up(h, lo, "lo").await?;
-    let idx = link_index(h, ifname)
+    let idx = link_index(h, created)
         .await?
-        .ok_or_else(|| nl_err(format!("find {ifname} in sandbox"), "no such device"))?;
+        .ok_or_else(|| nl_err(format!("find {created} in sandbox"), "no such device"))?;
     if !ipv6 {
-        crate::sysctl::disable_ipv6(ifname)?;
+        crate::sysctl::disable_ipv6(created)?;
     }
     for a in addrs {
         add_address(h, idx, *a, ifname).await?;
     }
-    set_up(h, idx, ifname).await?;
+    if created == ifname {
+        set_up(h, idx, ifname).await?;
+    } else {
+        h.link()
+            .change(
+                LinkUnspec::new_with_index(idx)
+                    .name(ifname.to_string())
+                    .up()
+                    .build(),
+            )
+            .execute()
+            .await
+            .map_err(|e| nl_err(format!("rename {created} to {ifname} and set it up"), e))?;
+    }
     for gw in gateways {
         let msg = match gw {
             IpAddr::V4(g) => RouteMessageBuilder::<std::net::Ipv4Addr>::new()
@@ -378,7 +405,13 @@ pub(crate) async fn host_routes(h: &Handle) -> Result<Vec<HostRoute>> {
         RouteMessageBuilder::<std::net::Ipv4Addr>::new().build(),
         RouteMessageBuilder::<std::net::Ipv6Addr>::new().build(),
     ];
-    for q in queries {
+    for mut q in queries {
+        // The socket checks strictly (see `spawn`): header fields of a dump
+        // request are filters, so leave only the family set.
+        q.header.protocol = RouteProtocol::Unspec;
+        q.header.kind = RouteType::Unspec;
+        q.header.scope = RouteScope::Universe;
+        q.header.table = 0;
         let mut routes = h.route().get(q).execute();
         while let Some(r) = routes
             .try_next()

@@ -134,10 +134,18 @@ impl BridgeDriver {
     /// after a reboot) it is re-made first, with its firewall rules, and the
     /// ports follow.
     fn make_links_and_rules(&self, net: &Network, ep: &Endpoint, mac: [u8; 6]) -> Result<()> {
+        // On an IPv4-only network the peer is born under the host end's
+        // (unique) name and renamed once its IPv6 is off: see
+        // `netlink::configure_sandbox`.
+        let peer = if net.ipv6 {
+            ep.ifname.clone()
+        } else {
+            ep.host_veth.clone()
+        };
         let plan = VethPlan {
             host: ep.host_veth.clone(),
             bridge: net.bridge.clone(),
-            peer: ep.ifname.clone(),
+            peer: peer.clone(),
             mac,
             netns: ep.sandbox.netns.clone(),
         };
@@ -158,7 +166,7 @@ impl BridgeDriver {
             tracing::debug!(veth = %plan.host, "veth made");
             pause_point("attach:links");
             netlink::run(Some(&netns), move |h| async move {
-                netlink::configure_sandbox(&h, &ifname, ipv6, &addrs, &routes).await
+                netlink::configure_sandbox(&h, &peer, &ifname, ipv6, &addrs, &routes).await
             })?;
             tracing::debug!(veth = %plan.host, "sandbox side configured");
             pause_point("attach:sandbox");

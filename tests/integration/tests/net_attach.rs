@@ -90,6 +90,16 @@ fn attach_gives_eth0_with_address_mac_default_route_and_lo_up() {
     assert!(ipv6_disabled("", &veth), "IPv6 off on the bridge port");
     assert_eq!(ipv6_addrs_of(&ns.name, "eth0"), Vec::<String>::new());
     assert_eq!(ipv6_addrs_of("", &veth), Vec::<String>::new());
+    // The peer, born under the host end's name, was renamed: only lo and
+    // eth0 are in the sandbox.
+    let mut names: Vec<String> = ip_json(&ns.name, &["link", "show"])
+        .as_array()
+        .expect("ip -j link show: an array")
+        .iter()
+        .filter_map(|l| l["ifname"].as_str().map(str::to_string))
+        .collect();
+    names.sort();
+    assert_eq!(names, ["eth0", "lo"]);
     sh(
         "ip",
         &[
