@@ -145,10 +145,14 @@ impl Engine {
             for e in rd.flatten() {
                 let id = e.file_name().to_string_lossy().into_owned();
                 if !known.contains(&id) {
-                    let r = netns::remove(&e.path());
+                    let r = netns::remove_netns(&e.path());
                     note(rep, &id, r, |r| r.strays.push(format!("netns {id}")));
                 }
             }
+        }
+        // The directory's own mount, left by a crash after its last netns went.
+        if let Err(e) = netns::release_dir(&self.paths.netns_dir()) {
+            rep.errors.push(format!("netns directory: {e}"));
         }
         let ids = self.records.ids()?;
         if let Ok(store) = self.oci_store() {

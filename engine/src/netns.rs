@@ -6,10 +6,11 @@
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::CommandExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use crate::error::{EngineError, Result};
+use crate::fsutil::Lock;
 
 /// Programs tried, in order, as the child's no-op after the bind mount.
 const TRUE_BINS: [&str; 2] = ["/bin/true", "/usr/bin/true"];
@@ -20,8 +21,14 @@ const TRUE_BINS: [&str; 2] = ["/bin/true", "/usr/bin/true"];
 pub fn create(path: &Path) -> Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|e| EngineError::io("create directory", dir, e))?;
+        // The file is made under the lock: `release_dir` only unmounts an
+        // empty directory.
+        let _lock = Lock::acquire(&dir_lock(dir))?;
+        ensure_own_mount(dir)?;
+        std::fs::File::create(path).map_err(|e| EngineError::io("create", path, e))?;
+    } else {
+        std::fs::File::create(path).map_err(|e| EngineError::io("create", path, e))?;
     }
-    std::fs::File::create(path).map_err(|e| EngineError::io("create", path, e))?;
     let target = CString::new(path.as_os_str().as_bytes())
         .map_err(|_| EngineError::invalid("netns path", path.display().to_string(), "NUL byte"))?;
     let source = c"/proc/self/ns/net";
@@ -96,7 +103,184 @@ pub fn remove(path: &Path) -> Result<()> {
     crate::fsutil::remove_file(path)
 }
 
+/// Remove the netns file at `path` (as `remove`), then the directory's own
+/// mount once no netns is left in it.
+pub fn remove_netns(path: &Path) -> Result<()> {
+    remove(path)?;
+    match path.parent() {
+        Some(dir) => release_dir(dir),
+        None => Ok(()),
+    }
+}
+
+/// The lock serialising the netns directory's mount and unmount.
+fn dir_lock(dir: &Path) -> PathBuf {
+    let mut name = dir.file_name().unwrap_or_default().to_os_string();
+    name.push(".lock");
+    dir.with_file_name(name)
+}
+
+/// Make `dir` a (private) mount of its own, as `ip netns` does for
+/// /run/netns: the netns bind mounts are then its children rather than
+/// children of the run root's file system, whose files (a sandbox's hosts
+/// and resolv.conf) containers bind-mount; cloning a mount for a bind walks
+/// the children of the mount it comes from, one per sandbox otherwise.
+///
+/// Only an empty directory is mounted over: one holding netns mounts
+/// already (made by an rcrun before this layout) keeps them visible, and
+/// gets its own mount once they are all gone.
+fn ensure_own_mount(dir: &Path) -> Result<()> {
+    if is_mount_root(dir)? {
+        return Ok(());
+    }
+    let empty = std::fs::read_dir(dir)
+        .map_err(|e| EngineError::io("list", dir, e))?
+        .next()
+        .is_none();
+    if !empty {
+        return Ok(());
+    }
+    let c = cpath(dir)?;
+    // SAFETY: valid NUL-terminated paths; null fs type and data are allowed
+    // for a bind and a propagation change.
+    unsafe {
+        if libc::mount(
+            c.as_ptr(),
+            c.as_ptr(),
+            std::ptr::null(),
+            libc::MS_BIND,
+            std::ptr::null(),
+        ) != 0
+        {
+            return Err(EngineError::io(
+                "bind-mount onto itself",
+                dir,
+                std::io::Error::last_os_error(),
+            ));
+        }
+        if libc::mount(
+            std::ptr::null(),
+            c.as_ptr(),
+            std::ptr::null(),
+            libc::MS_PRIVATE,
+            std::ptr::null(),
+        ) != 0
+        {
+            let e = std::io::Error::last_os_error();
+            libc::umount2(c.as_ptr(), libc::MNT_DETACH);
+            return Err(EngineError::io("make private", dir, e));
+        }
+    }
+    Ok(())
+}
+
+/// Unmount `dir`'s own mount (see `ensure_own_mount`) when it holds no
+/// netns any more; a missing directory is fine.
+pub fn release_dir(dir: &Path) -> Result<()> {
+    if !dir.exists() {
+        return Ok(());
+    }
+    let _lock = Lock::acquire(&dir_lock(dir))?;
+    let empty = std::fs::read_dir(dir)
+        .map_err(|e| EngineError::io("list", dir, e))?
+        .next()
+        .is_none();
+    if !empty || !is_mount_root(dir)? {
+        return Ok(());
+    }
+    let c = cpath(dir)?;
+    // SAFETY: `c` is a valid NUL-terminated path for the call.
+    if unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) } != 0 {
+        return Err(EngineError::io(
+            "unmount",
+            dir,
+            std::io::Error::last_os_error(),
+        ));
+    }
+    Ok(())
+}
+
+/// Is `dir` the root of a mount (statx `STATX_ATTR_MOUNT_ROOT`)?
+fn is_mount_root(dir: &Path) -> Result<bool> {
+    let c = cpath(dir)?;
+    // SAFETY: an all-zero statx buffer is valid; the kernel fills it.
+    let mut st: libc::statx = unsafe { std::mem::zeroed() };
+    // SAFETY: valid path and buffer for the call.
+    let rc = unsafe {
+        libc::statx(
+            libc::AT_FDCWD,
+            c.as_ptr(),
+            0,
+            libc::STATX_BASIC_STATS,
+            &mut st,
+        )
+    };
+    if rc != 0 {
+        return Err(EngineError::io(
+            "stat",
+            dir,
+            std::io::Error::last_os_error(),
+        ));
+    }
+    let bit = libc::STATX_ATTR_MOUNT_ROOT as u64;
+    if st.stx_attributes_mask & bit == 0 {
+        // A kernel before 5.8 does not say: treat as not a mount root, so
+        // the bind is made (a second bind over it would be harmless).
+        return Ok(false);
+    }
+    Ok(st.stx_attributes & bit != 0)
+}
+
+fn cpath(p: &Path) -> Result<CString> {
+    CString::new(p.as_os_str().as_bytes())
+        .map_err(|_| EngineError::invalid("path", p.display().to_string(), "NUL byte"))
+}
+
 /// Is a namespace mounted at `path`?
 pub fn is_mounted(path: &Path) -> bool {
     rcrun_netdriver::netns::is_alive(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn is_root() -> bool {
+        nix::unistd::geteuid().is_root()
+    }
+
+    /// The netns directory becomes its own mount on first use, stays one
+    /// while a netns is in it, and is unmounted with the last; a directory
+    /// that already holds entries is never mounted over.
+    #[test]
+    fn netns_dir_mount_follows_its_contents() {
+        if !is_root() {
+            eprintln!("skipped: needs root");
+            return;
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("netns");
+        let ns = dir.join("sb1");
+        create(&ns).unwrap();
+        let res = std::panic::catch_unwind(|| {
+            assert!(is_mount_root(&dir).unwrap(), "own mount while in use");
+            assert!(is_mounted(&ns));
+            release_dir(&dir).unwrap();
+            assert!(is_mount_root(&dir).unwrap(), "kept while a netns is in it");
+            remove_netns(&ns).unwrap();
+            assert!(!is_mount_root(&dir).unwrap(), "unmounted with the last netns");
+            assert!(!ns.exists());
+            // A directory with entries (an older layout) is left as it is.
+            std::fs::write(dir.join("old"), "").unwrap();
+            ensure_own_mount(&dir).unwrap();
+            assert!(!is_mount_root(&dir).unwrap());
+        });
+        let _ = remove(&ns);
+        let c = cpath(&dir).unwrap();
+        // SAFETY: valid path; failure (not mounted) is fine here.
+        unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
+        if let Err(p) = res {
+            std::panic::resume_unwind(p);
+        }
+    }
 }

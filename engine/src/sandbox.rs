@@ -378,7 +378,7 @@ impl Sandboxes {
             procs::wait_gone(rec.pause_pid, rec.pause_start, Duration::from_secs(2));
         }
         let netns_path = self.paths.netns(&rec.id);
-        note(netns::remove(&netns_path));
+        note(netns::remove_netns(&netns_path));
         note(fsutil::remove_dir_all(&self.paths.sandbox_dir(&rec.id)));
         note(fsutil::remove_file(
             &self.paths.sandboxes_dir().join(format!("{}.lock", rec.id)),
@@ -396,7 +396,7 @@ impl Sandboxes {
     /// Remove a sandbox directory that has no record (a crashed create).
     pub fn remove_orphan_dir(&self, id: &str) -> Result<()> {
         let _lock = self.lock(id)?;
-        netns::remove(&self.paths.netns(id))?;
+        netns::remove_netns(&self.paths.netns(id))?;
         fsutil::remove_dir_all(&self.paths.sandbox_dir(id))?;
         self.mntns.withdraw_if_unused()
     }
