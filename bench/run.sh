@@ -8,7 +8,9 @@
 #       200 on 127.0.0.1:PORT (curl polled in a tight loop), wall clock;
 #   (3) the start time (`run -d IMG sleep`) of container N (default 200)
 #       with N-1 running, vs the 1st: SERIES (default 3) series of N starts
-#       per tool, each from zero containers; medians over the series of the
+#       per tool, each from zero containers on a host whose caches were
+#       dropped and warmed again by one unmeasured start (see settle());
+#       medians over the series of the
 #       1st and of the Nth start, and of all starts in the first and in the
 #       last ten positions (which single outliers do not move);
 #   (4) VmRSS (/proc/PID/status, as bench/monitor-rss.sh) of each
@@ -259,20 +261,36 @@ done
 declare -A FIRST LAST FIRSTS LASTS FIRST10 LAST10 DECILES RSS RSS_RANGE NMON PAUSE_RSS
 # Before each series: let the teardown of the containers removed just before
 # (rcrun's background detaches, podman's and docker's cleanups, the kernel's
-# network-namespace cleanup) finish, so it does not slow the first starts.
+# network-namespace cleanup) finish, then give every series the same clean
+# host: write back and drop the page, dentry and inode caches (which also
+# frees the memory cgroups that removed containers leave dying while pages
+# are charged to them, ~10 per container, and which slow every later cgroup
+# operation; and ext4's record of recently freed inodes, which slows every
+# file creation for minutes after a mass removal), wait SETTLE seconds, and
+# warm the caches again with one unmeasured start of the tool, removed.
+SETTLE=${SETTLE:-5}
 settle() {
   local i
   for ((i = 0; i < 600; i++)); do
     pgrep -f "rcrun network detach|container cleanup|docker-proxy" >/dev/null || break
     sleep 0.1
   done
-  sleep 5
+  sync
+  echo 3 >/proc/sys/vm/drop_caches
+  sleep "$SETTLE"
+  run_sleep "$1" >/dev/null 2>&1 || true
+  rm_all "$1"
+  for ((i = 0; i < 600; i++)); do
+    pgrep -f "rcrun network detach|container cleanup|docker-proxy" >/dev/null || break
+    sleep 0.1
+  done
+  sleep 1
 }
 for t in $MANY_TOOLS; do
   [ "$t" != docker ] || [ "$DOCKER" = 1 ] || continue
   firsts=() lasts=() all=()
   for ((s = 1; s <= SERIES; s++)); do
-    settle
+    settle "$t"
     log "(3) $t: series $s of $SERIES, $N x run -d sleep"
     starts=()
     for ((i = 1; i <= N; i++)); do

@@ -268,7 +268,10 @@ mod tests {
             release_dir(&dir).unwrap();
             assert!(is_mount_root(&dir).unwrap(), "kept while a netns is in it");
             remove_netns(&ns).unwrap();
-            assert!(!is_mount_root(&dir).unwrap(), "unmounted with the last netns");
+            assert!(
+                !is_mount_root(&dir).unwrap(),
+                "unmounted with the last netns"
+            );
             assert!(!ns.exists());
             // A directory with entries (an older layout) is left as it is.
             std::fs::write(dir.join("old"), "").unwrap();
