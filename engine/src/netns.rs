@@ -48,16 +48,7 @@ pub fn create(path: &Path) -> Result<()> {
             if libc::unshare(libc::CLONE_NEWNET) != 0 {
                 return Err(std::io::Error::last_os_error());
             }
-            if libc::mount(
-                source.as_ptr(),
-                target.as_ptr(),
-                std::ptr::null(),
-                libc::MS_BIND,
-                std::ptr::null(),
-            ) != 0
-            {
-                return Err(std::io::Error::last_os_error());
-            }
+            mount_flags(source.as_ptr(), target.as_ptr(), libc::MS_BIND)?;
             // An all-zero ifreq is valid; name "lo", flags up (plain stores).
             let mut lo_up: libc::ifreq = std::mem::zeroed();
             for (d, s) in lo_up.ifr_name.iter_mut().zip(b"lo\0") {
@@ -141,35 +132,32 @@ fn ensure_own_mount(dir: &Path) -> Result<()> {
         return Ok(());
     }
     let c = cpath(dir)?;
-    // SAFETY: valid NUL-terminated paths; null fs type and data are allowed
-    // for a bind and a propagation change.
+    // SAFETY: `c` is a valid NUL-terminated path for each call.
     unsafe {
-        if libc::mount(
-            c.as_ptr(),
-            c.as_ptr(),
-            std::ptr::null(),
-            libc::MS_BIND,
-            std::ptr::null(),
-        ) != 0
-        {
-            return Err(EngineError::io(
-                "bind-mount onto itself",
-                dir,
-                std::io::Error::last_os_error(),
-            ));
-        }
-        if libc::mount(
-            std::ptr::null(),
-            c.as_ptr(),
-            std::ptr::null(),
-            libc::MS_PRIVATE,
-            std::ptr::null(),
-        ) != 0
-        {
-            let e = std::io::Error::last_os_error();
+        mount_flags(c.as_ptr(), c.as_ptr(), libc::MS_BIND)
+            .map_err(|e| EngineError::io("bind-mount onto itself", dir, e))?;
+        if let Err(e) = mount_flags(std::ptr::null(), c.as_ptr(), libc::MS_PRIVATE) {
             libc::umount2(c.as_ptr(), libc::MNT_DETACH);
             return Err(EngineError::io("make private", dir, e));
         }
+    }
+    Ok(())
+}
+
+/// `mount(source, target, NULL, flags, NULL)`: a bind or a propagation
+/// change. Allocates nothing, so a `pre_exec` closure may call it.
+///
+/// # Safety
+/// `target` must be a valid NUL-terminated path, `source` one or null.
+unsafe fn mount_flags(
+    source: *const libc::c_char,
+    target: *const libc::c_char,
+    flags: libc::c_ulong,
+) -> std::io::Result<()> {
+    // SAFETY: the caller passes valid paths; null type and data are allowed
+    // for a bind and a propagation change.
+    if unsafe { libc::mount(source, target, std::ptr::null(), flags, std::ptr::null()) } != 0 {
+        return Err(std::io::Error::last_os_error());
     }
     Ok(())
 }
