@@ -19,16 +19,20 @@ const TRUE_BINS: [&str; 2] = ["/bin/true", "/usr/bin/true"];
 /// `--network none` and joined containers have localhost) and bind-mount it
 /// on `path` (created; its directory too).
 pub fn create(path: &Path) -> Result<()> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| EngineError::io("create directory", dir, e))?;
-        // The file is made under the lock: `release_dir` only unmounts an
-        // empty directory.
-        let _lock = Lock::acquire(&dir_lock(dir))?;
-        ensure_own_mount(dir)?;
-        std::fs::File::create(path).map_err(|e| EngineError::io("create", path, e))?;
-    } else {
-        std::fs::File::create(path).map_err(|e| EngineError::io("create", path, e))?;
-    }
+    // The file is made under the directory's lock: `release_dir` only
+    // unmounts an empty directory.
+    let _lock = match path.parent() {
+        Some(dir) => {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| EngineError::io("create directory", dir, e))?;
+            let lock = Lock::acquire(&dir_lock(dir))?;
+            ensure_own_mount(dir)?;
+            Some(lock)
+        }
+        None => None,
+    };
+    std::fs::File::create(path).map_err(|e| EngineError::io("create", path, e))?;
+    drop(_lock);
     let target = CString::new(path.as_os_str().as_bytes())
         .map_err(|_| EngineError::invalid("netns path", path.display().to_string(), "NUL byte"))?;
     let source = c"/proc/self/ns/net";
@@ -124,11 +128,7 @@ fn ensure_own_mount(dir: &Path) -> Result<()> {
     if is_mount_root(dir)? {
         return Ok(());
     }
-    let empty = std::fs::read_dir(dir)
-        .map_err(|e| EngineError::io("list", dir, e))?
-        .next()
-        .is_none();
-    if !empty {
+    if !is_empty_dir(dir)? {
         return Ok(());
     }
     let c = cpath(dir)?;
@@ -169,11 +169,7 @@ pub fn release_dir(dir: &Path) -> Result<()> {
         return Ok(());
     }
     let _lock = Lock::acquire(&dir_lock(dir))?;
-    let empty = std::fs::read_dir(dir)
-        .map_err(|e| EngineError::io("list", dir, e))?
-        .next()
-        .is_none();
-    if !empty || !is_mount_root(dir)? {
+    if !is_empty_dir(dir)? || !is_mount_root(dir)? {
         return Ok(());
     }
     let c = cpath(dir)?;
@@ -217,6 +213,13 @@ fn is_mount_root(dir: &Path) -> Result<bool> {
         return Ok(false);
     }
     Ok(st.stx_attributes & bit != 0)
+}
+
+fn is_empty_dir(dir: &Path) -> Result<bool> {
+    Ok(std::fs::read_dir(dir)
+        .map_err(|e| EngineError::io("list", dir, e))?
+        .next()
+        .is_none())
 }
 
 fn cpath(p: &Path) -> Result<CString> {
