@@ -25,6 +25,7 @@ use crate::hooks::HookKind;
 use crate::init::{child_main, InitContext};
 use crate::namespaces::NamespacePlan;
 use crate::record::{now_rfc3339, ContainerRecord, OciState, Status, EXEC_FIFO};
+use crate::skeleton::Skeleton;
 use crate::spec::{load_bundle, Bundle};
 use crate::store::{write_atomic, LockedDir, StateStore};
 use crate::sync::{self, Msg, SyncSocket};
@@ -92,7 +93,7 @@ pub fn create(store: &StateStore, opts: &CreateOptions) -> Result<ContainerRecor
         cgroup: None,
         children: Vec::new(),
     };
-    let result = create_in(&mut undo, &bundle, opts, min_fd);
+    let result = create_in(&mut undo, store.root(), &bundle, opts, min_fd);
     match result {
         Ok(rec) => {
             undo.disarm();
@@ -104,6 +105,7 @@ pub fn create(store: &StateStore, opts: &CreateOptions) -> Result<ContainerRecor
 
 fn create_in(
     undo: &mut Undo,
+    root: &Path,
     bundle: &Bundle,
     opts: &CreateOptions,
     min_fd: i32,
@@ -149,16 +151,36 @@ fn create_in(
     let parent_sock = parent_sock.move_above(min_fd)?;
     let child_sock = child_sock.move_above(min_fd)?;
 
-    let clone_flags = if slow_path {
+    let skeleton = if !slow_path && fits_skeleton(bundle, &plan) {
+        match Skeleton::of_root(root).open() {
+            Ok(fd) => Some(crate::fds::move_above(fd, min_fd)?),
+            Err(e) => {
+                tracing::debug!("create {}: {e}; copying the runtime's mounts", opts.id);
+                None
+            }
+        }
+    } else {
+        None
+    };
+    let mut clone_flags = if slow_path {
         0
     } else {
         plan.new_flags(&[Ns::User, Ns::Ipc, Ns::Uts, Ns::Network, Ns::Pid, Ns::Mount])
             .bits()
     };
+    if skeleton.is_some() {
+        // The init makes its mount namespace from the skeleton.
+        clone_flags &= !libc::CLONE_NEWNS;
+    }
     tracing::debug!(
-        "create {}: clone flags {clone_flags:#x}, {} path, cgroup {}",
+        "create {}: clone flags {clone_flags:#x}, {} path, {} mounts, cgroup {}",
         opts.id,
         if slow_path { "setns/unshare" } else { "clone" },
+        if skeleton.is_some() {
+            "skeleton"
+        } else {
+            "host"
+        },
         cg_path.display()
     );
     let child = raw_clone(clone_flags)?;
@@ -176,10 +198,12 @@ fn create_in(
             proc_fd: proc_fd.as_raw_fd(),
             preserve_fds: opts.preserve_fds as i32,
             slow_path,
+            skeleton_fd: skeleton.as_ref().map(|fd| fd.as_raw_fd()),
         };
         child_main(&ctx);
     }
     drop(child_sock);
+    drop(skeleton);
     undo.children.push(child);
     let init_pid = drive_init(undo, &parent_sock, bundle, &opts.id, &proc_fd, child)?;
 
@@ -206,6 +230,16 @@ fn create_in(
         write_atomic(pf, format!("{init_pid}").as_bytes(), 0o644)?;
     }
     Ok(rec)
+}
+
+/// Does the container's new mount namespace qualify for a copy of the
+/// skeleton (see [`crate::skeleton`])? The init must make a new one and
+/// run no `createContainer` hook; the spec must fit
+/// ([`crate::rootfs::fits_skeleton`]).
+fn fits_skeleton(bundle: &Bundle, plan: &NamespacePlan) -> bool {
+    plan.is_new(Ns::Mount)
+        && crate::hooks::hooks_of(&bundle.spec, HookKind::CreateContainer).is_empty()
+        && crate::rootfs::fits_skeleton(&bundle.spec)
 }
 
 /// Create the container's cgroup. An unprivileged user (rootless, as
@@ -453,8 +487,14 @@ impl Drop for Undo {
             }
         }
         if let Some(dir) = self.dir.take() {
+            let root = dir.dir.parent().map(Path::to_path_buf);
             if let Err(e) = dir.remove() {
                 tracing::warn!("cleanup after failed create: {e}");
+            }
+            if let Some(store) = root.and_then(|r| StateStore::open(&r).ok()) {
+                if let Err(e) = Skeleton::of_root(store.root()).withdraw_if_unused(&store) {
+                    tracing::warn!("cleanup after failed create: {e}");
+                }
             }
         }
     }

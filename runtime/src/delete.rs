@@ -44,8 +44,17 @@ pub fn delete(store: &StateStore, id: &str, force: bool) -> Result<()> {
         _ => kill_all_and_wait(&rec, id)?,
     }
     remove(locked, &rec.cgroup)?;
+    withdraw_skeleton(store);
     crate::start::run_record_hooks(&rec, crate::hooks::HookKind::Poststop, Status::Stopped);
     Ok(())
+}
+
+/// With the root's last container gone, withdraw its mount-namespace
+/// skeleton (a failure only leaves it for the next delete).
+fn withdraw_skeleton(store: &StateStore) {
+    if let Err(e) = crate::skeleton::Skeleton::of_root(store.root()).withdraw_if_unused(store) {
+        tracing::warn!("{e}");
+    }
 }
 
 /// A state dir without `state.json` is what an interrupted `create` leaves:
@@ -55,6 +64,7 @@ fn delete_leftover(store: &StateStore, id: &str, force: bool) -> Result<()> {
     let dir = store.dir(id);
     if dir.exists() && !store.is_locked(id) {
         std::fs::remove_dir_all(&dir).map_err(|e| RuntimeError::io(&dir, e))?;
+        withdraw_skeleton(store);
         return Ok(());
     }
     if force {

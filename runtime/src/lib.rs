@@ -7,7 +7,8 @@
 //! Module map (one job each):
 //! - [`cgroups`]: cgroup v1 / v2 / hybrid placement and `linux.resources`.
 //! - [`rootfs`]: mounts, devices, pivot_root, masked and read-only paths,
-//!   in-root path resolution.
+//!   in-root path resolution; [`skeleton`]: the small mount namespace new
+//!   containers' namespaces are copied from.
 //!
 //! Lifecycle verbs, one file each: [`create`](mod@create), [`start`](mod@start),
 //! [`state`](mod@state), [`kill`](mod@kill), [`delete`](mod@delete),
@@ -65,6 +66,7 @@ pub mod ps;
 pub mod record;
 pub mod seccomp;
 pub mod signal;
+pub mod skeleton;
 pub mod spec;
 pub mod start;
 pub mod state;

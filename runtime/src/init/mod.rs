@@ -18,7 +18,7 @@ use std::convert::Infallible;
 use nix::sched::{unshare, CloneFlags};
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
 
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::{BorrowedFd, FromRawFd, OwnedFd};
 
 use crate::cgroups::CgroupHandle;
 use crate::namespaces::NamespacePlan;
@@ -53,6 +53,9 @@ pub(crate) struct InitContext<'a> {
     /// True when namespaces are entered with setns/unshare and an extra
     /// fork (joining a user or pid namespace), false when clone made them.
     pub slow_path: bool,
+    /// The mount-namespace skeleton to copy instead of the runtime's
+    /// namespace (clone then made no mount namespace).
+    pub skeleton_fd: Option<i32>,
 }
 
 /// Run the init; never returns. On error, report it to the parent and exit 1.
@@ -95,7 +98,12 @@ fn run(ctx: &InitContext<'_>) -> Result<Infallible, String> {
     nix::unistd::chdir(dir).map_err(|e| format!("chdir to the bundle {}: {e}", dir.display()))?;
     run_create_hooks(ctx)?;
     if ctx.plan.is_new(LinuxNamespaceType::Mount) {
-        crate::rootfs::prepare_rootfs(ctx.spec, &ctx.bundle.rootfs)
+        // SAFETY: the fd is the skeleton's, open in the parent's memory
+        // image (and so in this fork) until the init execs.
+        let skeleton = ctx
+            .skeleton_fd
+            .map(|fd| unsafe { BorrowedFd::borrow_raw(fd) });
+        crate::rootfs::prepare_rootfs(ctx.spec, &ctx.bundle.rootfs, skeleton)
             .map_err(|e| format!("rootfs: {e}"))?;
     }
     set_host_names(ctx.spec)?;

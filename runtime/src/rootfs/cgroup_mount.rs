@@ -31,7 +31,7 @@ const BASE_FLAGS: libc::c_ulong = libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NO
 
 /// One host hierarchy to reproduce in the container.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct Hierarchy {
+pub struct Hierarchy {
     /// Directory name under the destination (`cpu,cpuacct`, `unified`).
     name: String,
     /// `-o` options for a v1 mount (`cpu,cpuacct`, `name=systemd`); empty for v2.
@@ -44,24 +44,90 @@ struct Hierarchy {
     v2: bool,
 }
 
-/// Mount the spec's `cgroup` entry at `dest`.
+/// What the `cgroup` mount takes from the runtime's mount namespace: which
+/// hierarchies the host has and detached copies of the host directories it
+/// binds. Captured just before mounting, or before the init leaves the
+/// runtime's namespace for the skeleton (`eager`: the v2 fallback's
+/// directory is then opened up front too).
+#[derive(Debug)]
+pub enum HostCgroups {
+    /// `/sys/fs/cgroup` is cgroup2. `own`: the container's cgroup
+    /// directory and its copy, bound when cgroup2 cannot be mounted afresh
+    /// (`None`: open it then).
+    V2 {
+        own: Option<(PathBuf, Result<OwnedFd, Errno>)>,
+    },
+    /// A v1 or hybrid host: its hierarchies, and without a cgroup namespace
+    /// each one's directory of the container and its copy (in order).
+    V1 {
+        hierarchies: Vec<Hierarchy>,
+        binds: Option<Vec<(PathBuf, Result<OwnedFd, Errno>)>>,
+    },
+}
+
+impl HostCgroups {
+    /// Look at the host's cgroup mounts for a `cgroup` entry at `dest`.
+    pub fn capture(dest: &Path, env: MountEnv, eager: bool) -> Result<Self, RootfsError> {
+        let host = RootDir::open(Path::new(HOST_CGROUP))
+            .and_then(|d| sys::fs_type(d.fd()))
+            .map_err(|source| RootfsError::Mount {
+                what: format!("cgroup (looking at the host's {HOST_CGROUP})"),
+                dest: dest.to_path_buf(),
+                source,
+            })?;
+        if host == libc::CGROUP2_SUPER_MAGIC {
+            let own = if eager {
+                let pc = mountinfo::read("/proc/self/cgroup")?;
+                let own = mountinfo::cgroup_path(&pc, "").unwrap_or("/");
+                let host = Path::new(HOST_CGROUP).join(own.trim_start_matches('/'));
+                let tree = mounts::open_tree_path(&host, false);
+                Some((host, tree))
+            } else {
+                None
+            };
+            return Ok(HostCgroups::V2 { own });
+        }
+        // Our hierarchies (from /proc/self/cgroup) tell when mountinfo has
+        // shown them all: the boot-time cgroup mounts come first.
+        let proc_cgroup = mountinfo::read("/proc/self/cgroup")?;
+        let want = expected_hierarchies(&proc_cgroup);
+        let text = mountinfo::read_until("/proc/self/mountinfo", |t| {
+            want > 0 && host_hierarchies(t).len() >= want
+        })?;
+        let hierarchies = host_hierarchies(&text);
+        if hierarchies.is_empty() {
+            return Err(RootfsError::Cgroup {
+                dest: dest.to_path_buf(),
+                reason: format!("no cgroup hierarchy is mounted on the host under {HOST_CGROUP}"),
+            });
+        }
+        let binds = (!env.cgroupns).then(|| {
+            hierarchies
+                .iter()
+                .map(|h| {
+                    let host = host_dir(h, &proc_cgroup);
+                    let tree = mounts::open_tree_path(&host, false);
+                    (host, tree)
+                })
+                .collect()
+        });
+        Ok(HostCgroups::V1 { hierarchies, binds })
+    }
+}
+
+/// Mount the spec's `cgroup` entry at `dest` from what `host` found.
 pub fn mount_cgroup(
     root: &RootDir,
     dest: &Path,
     opts: &MountOptions,
     env: MountEnv,
+    host: HostCgroups,
 ) -> Result<(), RootfsError> {
-    let host = RootDir::open(Path::new(HOST_CGROUP))
-        .and_then(|d| sys::fs_type(d.fd()))
-        .map_err(|source| RootfsError::Mount {
-            what: format!("cgroup (looking at the host's {HOST_CGROUP})"),
-            dest: dest.to_path_buf(),
-            source,
-        })?;
-    if host == libc::CGROUP2_SUPER_MAGIC {
-        mount_v2(root, dest, opts)
-    } else {
-        mount_v1(root, dest, opts, env)
+    match host {
+        HostCgroups::V2 { own } => mount_v2(root, dest, opts, env, own),
+        HostCgroups::V1 { hierarchies, binds } => {
+            mount_v1(root, dest, opts, env, &hierarchies, binds)
+        }
     }
 }
 
@@ -74,7 +140,13 @@ fn merr<'a>(what: &str, dest: &'a Path) -> impl FnOnce(Errno) -> RootfsError + '
     }
 }
 
-fn mount_v2(root: &RootDir, dest: &Path, opts: &MountOptions) -> Result<(), RootfsError> {
+fn mount_v2(
+    root: &RootDir,
+    dest: &Path,
+    opts: &MountOptions,
+    env: MountEnv,
+    own: Option<(PathBuf, Result<OwnedFd, Errno>)>,
+) -> Result<(), RootfsError> {
     let dst = root
         .mkdir_all(dest, 0o755)
         .map_err(|source| RootfsError::Resolve {
@@ -101,17 +173,25 @@ fn mount_v2(root: &RootDir, dest: &Path, opts: &MountOptions) -> Result<(), Root
             Ok(())
         }
         Err(Errno::EPERM | Errno::EBUSY) => {
-            let pc = mountinfo::read("/proc/self/cgroup")?;
-            let own = mountinfo::cgroup_path(&pc, "").unwrap_or("/");
-            let host = Path::new(HOST_CGROUP).join(own.trim_start_matches('/'));
+            let (host, tree) = match own {
+                Some(own) => own,
+                None => {
+                    let pc = mountinfo::read("/proc/self/cgroup")?;
+                    let own = mountinfo::cgroup_path(&pc, "").unwrap_or("/");
+                    let host = Path::new(HOST_CGROUP).join(own.trim_start_matches('/'));
+                    let tree = mounts::open_tree_path(&host, false);
+                    (host, tree)
+                }
+            };
             let what = format!("bind from {}", host.display());
-            let tree = mounts::open_tree_path(&host, false).map_err(merr(&what, dest))?;
+            let tree = tree.map_err(merr(&what, dest))?;
             let attr = MountOptions {
                 flags,
                 ..MountOptions::default()
             }
             .bind_attr();
-            mounts::attach(tree.as_fd(), dst.as_fd(), &attr, opts).map_err(merr(&what, dest))
+            mounts::attach(tree.as_fd(), dst.as_fd(), &attr, opts, env.inherit)
+                .map_err(merr(&what, dest))
         }
         Err(e) => Err(merr("cgroup2", dest)(e)),
     }
@@ -169,27 +249,10 @@ fn mount_v1(
     dest: &Path,
     opts: &MountOptions,
     env: MountEnv,
+    hierarchies: &[Hierarchy],
+    binds: Option<Vec<(PathBuf, Result<OwnedFd, Errno>)>>,
 ) -> Result<(), RootfsError> {
-    // Our hierarchies (from /proc/self/cgroup) tell when mountinfo has
-    // shown them all: the boot-time cgroup mounts come first.
-    let proc_cgroup = mountinfo::read("/proc/self/cgroup")?;
-    let want = expected_hierarchies(&proc_cgroup);
-    let text = mountinfo::read_until("/proc/self/mountinfo", |t| {
-        want > 0 && host_hierarchies(t).len() >= want
-    })?;
-    let hierarchies = host_hierarchies(&text);
-    if hierarchies.is_empty() {
-        return Err(RootfsError::Cgroup {
-            dest: dest.to_path_buf(),
-            reason: format!("no cgroup hierarchy is mounted on the host under {HOST_CGROUP}"),
-        });
-    }
-    let own = if env.cgroupns {
-        None
-    } else {
-        Some(proc_cgroup)
-    };
-
+    let mut binds = binds.map(|b| b.into_iter());
     let tmpfs_opts = MountOptions {
         flags: BASE_FLAGS,
         data: "mode=755".to_string(),
@@ -202,13 +265,13 @@ fn mount_v1(
     })?;
     let sub_flags = BASE_FLAGS | (opts.flags & libc::MS_RDONLY);
 
-    for h in &hierarchies {
+    for h in hierarchies {
         let sub_dest = dest.join(&h.name);
         let sub = subdir(&top, &h.name).map_err(|source| RootfsError::Resolve {
             path: sub_dest.clone(),
             source,
         })?;
-        match &own {
+        match binds.as_mut() {
             None => {
                 let (typ, data) = if h.v2 {
                     ("cgroup2", "")
@@ -218,16 +281,21 @@ fn mount_v1(
                 mounts::mount_fs_on(sub.as_fd(), Path::new(typ), typ, sub_flags, data)
                     .map_err(merr(&format!("{typ} {}", h.name), &sub_dest))?;
             }
-            Some(pc) => {
-                let host = host_dir(h, pc);
+            Some(binds) => {
+                let (host, tree) = binds.next().ok_or_else(|| RootfsError::Cgroup {
+                    dest: sub_dest.clone(),
+                    reason: "the host's hierarchies changed while the container was set up"
+                        .to_string(),
+                })?;
                 let what = format!("bind from {}", host.display());
-                let tree = mounts::open_tree_path(&host, false).map_err(merr(&what, &sub_dest))?;
+                let tree = tree.map_err(merr(&what, &sub_dest))?;
                 let attr = MountOptions {
                     flags: sub_flags,
                     ..MountOptions::default()
                 }
                 .bind_attr();
-                mounts::attach(tree.as_fd(), sub.as_fd(), &attr, &MountOptions::default())
+                let none = MountOptions::default();
+                mounts::attach(tree.as_fd(), sub.as_fd(), &attr, &none, env.inherit)
                     .map_err(merr(&what, &sub_dest))?;
             }
         }

@@ -13,10 +13,11 @@ use libc::c_ulong;
 use nix::errno::Errno;
 use oci_spec::runtime::Mount;
 
+use super::cgroup_mount::{self, HostCgroups};
 use super::in_root::RootDir;
 use super::options::{self, MountOptions};
 use super::sys::{self, MountAttr, ProcFdPath};
-use super::{cgroup_mount, copyup, RootfsError};
+use super::{copyup, RootfsError};
 
 /// Files below /proc that a mount may cover (lxcfs and friends), as runc.
 const PROC_ALLOWED: &[&str] = &[
@@ -37,6 +38,22 @@ const PROC_ALLOWED: &[&str] = &[
 pub struct MountEnv {
     /// The container has its own cgroup namespace.
     pub cgroupns: bool,
+    /// Set when the container's namespace was copied from the skeleton:
+    /// the propagation (`MS_SLAVE`, `MS_PRIVATE`) that trees copied from
+    /// the runtime's namespace get recursively once attached, as they would
+    /// have had in a copy of that namespace whose `/` got the root
+    /// propagation.
+    pub inherit: Option<c_ulong>,
+}
+
+/// What one `mounts` entry takes from the runtime's mount namespace,
+/// captured ahead (see [`super::host_view`]).
+#[derive(Debug)]
+pub enum HostSource {
+    /// The detached copy of a bind source (or why it could not be made).
+    Bind(Result<OwnedFd, Errno>),
+    /// The host's cgroups for a `cgroup` entry.
+    Cgroup(Result<HostCgroups, RootfsError>),
 }
 
 /// The outcome of one entry that the caller must act on later.
@@ -48,8 +65,14 @@ pub struct Mounted {
     pub dev_ro_deferred: bool,
 }
 
-/// Mount one entry of `mounts` inside `root`.
-pub fn mount_entry(root: &RootDir, m: &Mount, env: MountEnv) -> Result<Mounted, RootfsError> {
+/// Mount one entry of `mounts` inside `root`; `host` is what was captured
+/// for it ahead (`None`: take it from the current namespace now).
+pub fn mount_entry(
+    root: &RootDir,
+    m: &Mount,
+    env: MountEnv,
+    host: Option<HostSource>,
+) -> Result<Mounted, RootfsError> {
     let dest = m.destination().as_path();
     let opts = options::parse(m.options().as_deref().unwrap_or(&[])).map_err(|option| {
         RootfsError::UnsupportedOption {
@@ -60,7 +83,11 @@ pub fn mount_entry(root: &RootDir, m: &Mount, env: MountEnv) -> Result<Mounted, 
     let typ = m.typ().as_deref();
     let is_dev = is_dev(dest);
     if opts.bind || typ == Some("bind") {
-        bind(root, m, &opts)?;
+        let tree = match host {
+            Some(HostSource::Bind(tree)) => Some(tree),
+            _ => None,
+        };
+        bind(root, m, &opts, env, tree)?;
         return Ok(Mounted {
             dev_is_bind: is_dev,
             dev_ro_deferred: false,
@@ -71,7 +98,11 @@ pub fn mount_entry(root: &RootDir, m: &Mount, env: MountEnv) -> Result<Mounted, 
         reason: "no type (and no bind/rbind option)",
     })?;
     if typ == "cgroup" {
-        cgroup_mount::mount_cgroup(root, dest, &opts, env)?;
+        let host = match host {
+            Some(HostSource::Cgroup(h)) => h?,
+            _ => HostCgroups::capture(dest, env, false)?,
+        };
+        cgroup_mount::mount_cgroup(root, dest, &opts, env, host)?;
         return Ok(Mounted::default());
     }
     let defer_ro = is_dev && opts.readonly();
@@ -168,7 +199,7 @@ pub fn fs_mount(
                 ..MountOptions::default()
             }
             .bind_attr();
-            attach(tree.as_fd(), dst.as_fd(), &attr, opts).map_err(mount_err(typ, dest))?;
+            attach(tree.as_fd(), dst.as_fd(), &attr, opts, None).map_err(mount_err(typ, dest))?;
             return Ok(());
         }
         Err(e) => return Err(mount_err(typ, dest)(e)),
@@ -229,12 +260,14 @@ pub fn open_tree_fd(fd: BorrowedFd<'_>, recursive: bool) -> Result<OwnedFd, Errn
 }
 
 /// Set `attr` (top mount) and the options' recursive attributes on the
-/// detached `tree`, attach it onto `dst`, then apply propagation.
+/// detached `tree`, attach it onto `dst`, give it the `inherit`ed
+/// propagation (recursively) and then the options' propagation.
 pub fn attach(
     tree: BorrowedFd<'_>,
     dst: BorrowedFd<'_>,
     attr: &MountAttr,
     opts: &MountOptions,
+    inherit: Option<c_ulong>,
 ) -> Result<(), Errno> {
     if !attr.is_empty() {
         sys::mount_setattr_fd(tree, false, attr)?;
@@ -243,6 +276,9 @@ pub fn attach(
         sys::mount_setattr_fd(tree, true, &opts.rec_attr)?;
     }
     sys::move_mount_fd(tree, dst)?;
+    if let Some(p) = inherit {
+        propagate(tree, &[p | libc::MS_REC])?;
+    }
     propagate(tree, &opts.propagation)
 }
 
@@ -269,7 +305,13 @@ fn propagate(top: BorrowedFd<'_>, changes: &[c_ulong]) -> Result<(), Errno> {
 /// A `bind`/`rbind` mount: the host source (taken as given; relative to the
 /// cwd, the bundle) onto the destination resolved inside the rootfs, which is
 /// created as a directory or an empty file to match the source.
-fn bind(root: &RootDir, m: &Mount, opts: &MountOptions) -> Result<(), RootfsError> {
+fn bind(
+    root: &RootDir,
+    m: &Mount,
+    opts: &MountOptions,
+    env: MountEnv,
+    tree: Option<Result<OwnedFd, Errno>>,
+) -> Result<(), RootfsError> {
     let dest = m.destination().as_path();
     let src = m
         .source()
@@ -279,7 +321,8 @@ fn bind(root: &RootDir, m: &Mount, opts: &MountOptions) -> Result<(), RootfsErro
             reason: "bind mount without a source",
         })?;
     let what = || format!("bind from {}", src.display());
-    let tree = open_tree_path(src, opts.recursive).map_err(|source| RootfsError::Mount {
+    let tree = tree.unwrap_or_else(|| open_tree_path(src, opts.recursive));
+    let tree = tree.map_err(|source| RootfsError::Mount {
         what: what(),
         dest: dest.to_path_buf(),
         source,
@@ -296,12 +339,17 @@ fn bind(root: &RootDir, m: &Mount, opts: &MountOptions) -> Result<(), RootfsErro
     }
     .map_err(resolve_err(dest))?;
     check_not_in_proc(dst.as_fd(), dest, "bind")?;
-    attach(tree.as_fd(), dst.as_fd(), &opts.bind_attr(), opts).map_err(|source| {
-        RootfsError::Mount {
-            what: what(),
-            dest: dest.to_path_buf(),
-            source,
-        }
+    attach(
+        tree.as_fd(),
+        dst.as_fd(),
+        &opts.bind_attr(),
+        opts,
+        env.inherit,
+    )
+    .map_err(|source| RootfsError::Mount {
+        what: what(),
+        dest: dest.to_path_buf(),
+        source,
     })
 }
 

@@ -7,13 +7,15 @@
 //! `pivot_root(".", ".")` the old root, stacked under the new one, is made
 //! `rslave` and lazily unmounted.
 
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use libc::c_ulong;
 use nix::errno::Errno;
+use nix::sched::{setns, unshare, CloneFlags};
 
 use super::in_root::RootDir;
+use super::sys::MountAttr;
 use super::{mountinfo, sys, RootfsError};
 
 fn root_err<'a>(step: &'static str, rootfs: &'a Path) -> impl FnOnce(Errno) -> RootfsError + 'a {
@@ -51,6 +53,37 @@ pub fn prepare_root(rootfs: &Path, propagation: Option<c_ulong>) -> Result<RootD
     .map_err(root_err("bind rootfs onto itself", rootfs))?;
     RootDir::open(rootfs).map_err(root_err("open rootfs", rootfs))
 }
+
+/// Leave the runtime's mount namespace for a private copy of the skeleton
+/// `skel`, attach `tree` (the detached copy of the rootfs) on its `/root`
+/// with the root propagation `flags` (recursive slave or private: the
+/// skeleton's own mounts are private already) and open it as the
+/// [`RootDir`]. [`pivot`] then works as with a copy of the runtime's
+/// namespace.
+pub fn enter_skeleton(
+    skel: BorrowedFd<'_>,
+    tree: OwnedFd,
+    rootfs: &Path,
+    flags: c_ulong,
+) -> Result<RootDir, RootfsError> {
+    setns(skel, CloneFlags::CLONE_NEWNS)
+        .map_err(root_err("join the mount-namespace skeleton", rootfs))?;
+    unshare(CloneFlags::CLONE_NEWNS)
+        .map_err(root_err("copy the mount-namespace skeleton", rootfs))?;
+    let at = Path::new(SKELETON_ROOT);
+    let dst = RootDir::open(at).map_err(root_err("open the skeleton's /root", rootfs))?;
+    sys::move_mount_fd(tree.as_fd(), dst.fd()).map_err(root_err("attach the rootfs", rootfs))?;
+    let prop = MountAttr {
+        propagation: flags & !libc::MS_REC,
+        ..MountAttr::default()
+    };
+    sys::mount_setattr_fd(tree.as_fd(), true, &prop)
+        .map_err(root_err("set the propagation of the rootfs", rootfs))?;
+    RootDir::open(at).map_err(root_err("open rootfs", rootfs))
+}
+
+/// Where the skeleton has its empty directory for the rootfs.
+const SKELETON_ROOT: &str = "/root";
 
 /// `pivot_root` requires that neither the new root nor its parent mount be
 /// shared: make the mount that holds the rootfs private (as runc).
