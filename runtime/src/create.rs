@@ -93,7 +93,7 @@ pub fn create(store: &StateStore, opts: &CreateOptions) -> Result<ContainerRecor
         cgroup: None,
         children: Vec::new(),
     };
-    let result = create_in(&mut undo, store.root(), &bundle, opts, min_fd);
+    let result = create_in(&mut undo, store, &bundle, opts, min_fd);
     match result {
         Ok(rec) => {
             undo.disarm();
@@ -105,7 +105,7 @@ pub fn create(store: &StateStore, opts: &CreateOptions) -> Result<ContainerRecor
 
 fn create_in(
     undo: &mut Undo,
-    root: &Path,
+    store: &StateStore,
     bundle: &Bundle,
     opts: &CreateOptions,
     min_fd: i32,
@@ -152,8 +152,9 @@ fn create_in(
     let child_sock = child_sock.move_above(min_fd)?;
 
     let skeleton = if !slow_path && fits_skeleton(bundle, &plan) {
-        match Skeleton::of_root(root).open() {
-            Ok(fd) => Some(crate::fds::move_above(fd, min_fd)?),
+        match Skeleton::of_root(store.root()).open_for(store, &opts.id) {
+            Ok(Some(fd)) => Some(crate::fds::move_above(fd, min_fd)?),
+            Ok(None) => None,
             Err(e) => {
                 tracing::debug!("create {}: {e}; copying the runtime's mounts", opts.id);
                 None

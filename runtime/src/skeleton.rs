@@ -11,7 +11,9 @@
 //! bind sources first, joins the skeleton, unshares a copy of it and builds
 //! its root there, so its start costs the same however many containers run.
 //!
-//! The skeleton is made by the first `create` that needs it, published as a
+//! The skeleton is made by the first `create` that needs it while the root
+//! holds another container (a lone container copies the runtime's
+//! namespace: the skeleton would cost more than it saves), published as a
 //! bind mount of its namespace file at `<root>/mntns-skeleton`, and withdrawn
 //! by the `delete` that removes the root's last container. Copying a mount
 //! namespace skips mount-namespace files, so containers never see it.
@@ -57,6 +59,22 @@ impl Skeleton {
         &self.path
     }
 
+    /// An fd of the skeleton namespace for container `id` of `store`:
+    /// the published one, or a new one made and published when the root
+    /// holds another container too (`None` otherwise: a lone container
+    /// copies the runtime's namespace, as it costs no more than making the
+    /// skeleton would). The caller must be single-threaded (a child is
+    /// forked).
+    pub fn open_for(&self, store: &StateStore, id: &str) -> Result<Option<OwnedFd>> {
+        if let Ok(fd) = open_ns(&self.path) {
+            return Ok(Some(fd));
+        }
+        if !store.has_container_besides(Some(id))? {
+            return Ok(None);
+        }
+        self.open().map(Some)
+    }
+
     /// An fd of the skeleton namespace, making and publishing it first when
     /// none is. The caller must be single-threaded (a child is forked).
     pub fn open(&self) -> Result<OwnedFd> {
@@ -80,7 +98,7 @@ impl Skeleton {
             return Ok(());
         }
         let _lock = self.lock()?;
-        if !store.ids()?.is_empty() {
+        if store.has_container_besides(None)? {
             return Ok(());
         }
         match umount2(&self.path, MntFlags::MNT_DETACH) {

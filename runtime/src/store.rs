@@ -141,6 +141,21 @@ impl StateStore {
         ids.sort();
         Ok(ids)
     }
+
+    /// Is there a container dir other than `id`'s (any, with `None`)?
+    /// Stops at the first one.
+    pub fn has_container_besides(&self, id: Option<&str>) -> Result<bool> {
+        let rd = std::fs::read_dir(&self.root).map_err(|e| RuntimeError::io(&self.root, e))?;
+        for entry in rd {
+            let entry = entry.map_err(|e| RuntimeError::io(&self.root, e))?;
+            if entry.file_type().is_ok_and(|t| t.is_dir())
+                && id.is_none_or(|id| entry.file_name().as_encoded_bytes() != id.as_bytes())
+            {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
 }
 
 /// Read `<dir>/state.json`.

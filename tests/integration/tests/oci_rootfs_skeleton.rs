@@ -41,14 +41,24 @@ fn the_skeleton_is_published_while_the_root_holds_containers() {
     let oci = Oci::new();
     let skel = oci.root().join("mntns-skeleton");
     let b = Bundle::busybox(&["sleep", "100"]);
-    let (c1, c2) = (id(), id());
-    let log = create_logged(&oci, &b, &c1);
-    assert!(log.contains("skeleton mounts"), "{log}");
+    let (c0, c1, c2) = (id(), id(), id());
+    // A lone container copies the runtime's namespace.
+    let log = create_logged(&oci, &b, &c0);
+    assert!(log.contains("host mounts"), "{log}");
     assert!(
-        host_has_mount_at(&skel),
-        "no skeleton published at {skel:?}"
+        !host_has_mount_at(&skel),
+        "skeleton published for one container"
     );
-    create_logged(&oci, &b, &c2);
+    // The second one makes the skeleton; the third finds it.
+    for c in [&c1, &c2] {
+        let log = create_logged(&oci, &b, c);
+        assert!(log.contains("skeleton mounts"), "{log}");
+        assert!(
+            host_has_mount_at(&skel),
+            "no skeleton published at {skel:?}"
+        );
+    }
+    oci.ok(&["delete", "--force", &c0]);
     oci.ok(&["start", &c1]);
     // The container's own table: its rootfs at / and what the spec mounts,
     // nothing of the host's or the skeleton's.
@@ -93,6 +103,9 @@ fn specs_that_need_the_runtimes_mounts_do_not_use_the_skeleton() {
     }
     let oci = Oci::new();
     let skel = oci.root().join("mntns-skeleton");
+    // Another container in the root, so a spec that fits would use it.
+    let holder = Bundle::busybox(&["sleep", "100"]);
+    create_logged(&oci, &holder, &id());
     // A createContainer hook runs in the container's namespace before the
     // rootfs is built and sees the runtime's mounts there.
     let mut hooked = Bundle::busybox(&["true"]);
@@ -170,6 +183,9 @@ fn host_mounts_reach_the_rootfs_and_binds_of_shared_sources_under_rslave_only() 
     host.share(&b.rootfs());
     host.share(src.path());
     let oci = Oci::new();
+    // Another container in the root, so the two below use the skeleton.
+    let holder = Bundle::busybox(&["sleep", "100"]);
+    create_logged(&oci, &holder, &id());
     let mut ids = Vec::new();
     for prop in ["rslave", "rprivate"] {
         let mut b2 = Bundle::busybox(&["true"]);
