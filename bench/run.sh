@@ -7,7 +7,7 @@
 #   (2) `run -d -p PORT:80 IMG httpd -f -p 80 -h /www` until the first HTTP
 #       200 on 127.0.0.1:PORT (curl polled in a tight loop), wall clock;
 #   (3) the start time (`run -d IMG sleep`) of container N (default 200)
-#       with N-1 running, vs the 1st: SERIES (default 3) series of N starts
+#       with N-1 running, vs the 1st: SERIES (default 5) series of N starts
 #       per tool, each from zero containers on a host whose caches were
 #       dropped and warmed again by one unmeasured start (see settle());
 #       medians over the series of the
@@ -19,7 +19,8 @@
 #       again; with N-1 running, after the series, the Nth container is
 #       removed and started again, timed. Each of these starts waits for
 #       the teardown of the one before (quiesce()). Medians of those
-#       SERIES*REPEAT starts each;
+#       SERIES*REPEAT starts each, and the median over the series of each
+#       series' ratio of the two;
 #   (4) VmRSS (/proc/PID/status, as bench/monitor-rss.sh) of each
 #       container's monitor while the N containers of (3) run: rcrun-monitor,
 #       conmon (podman), containerd-shim-runc-v2 (docker).
@@ -34,7 +35,7 @@
 # --iptables=false, so -p goes through docker-proxy (the userland proxy) and
 # the host's iptables and FORWARD policy stay untouched.
 #
-#   sudo bench/run.sh                       # RUNS=11, N=200, SERIES=3, all three
+#   sudo bench/run.sh                       # RUNS=11, N=200, SERIES=5, all three
 #   RUNS=21 N=50 SERIES=5 MANY_TOOLS="rcrun" sudo -E bench/run.sh
 #   RCRUN_BIN=/dir/with/rcrun/and/helpers SKIP_DOCKER=1 sudo -E bench/run.sh
 #
@@ -48,7 +49,7 @@
 set -euo pipefail
 
 RUNS=${RUNS:-11}
-SERIES=${SERIES:-3}
+SERIES=${SERIES:-5}
 REPEAT=${REPEAT:-5}
 N=${N:-200}
 MANY_TOOLS=${MANY_TOOLS:-rcrun podman docker}
@@ -266,7 +267,7 @@ for ((r = 0; r < RUNS; r++)); do
 done
 
 # ---------------------------------------------------------------- (3)+(4)
-declare -A FIRST LAST FIRSTS LASTS FIRST10 LAST10 DECILES RSS RSS_RANGE NMON PAUSE_RSS FIRSTR LASTR
+declare -A FIRST LAST FIRSTS LASTS FIRST10 LAST10 DECILES RSS RSS_RANGE NMON PAUSE_RSS FIRSTR LASTR SRATIOS SRATIO
 # Before each series: let the teardown of the containers removed just before
 # (rcrun's background detaches, podman's and docker's cleanups, the kernel's
 # network-namespace cleanup) finish, then give every series the same clean
@@ -316,11 +317,13 @@ start_again() {
 }
 for t in $MANY_TOOLS; do
   [ "$t" != docker ] || [ "$DOCKER" = 1 ] || continue
-  firsts=() lasts=() all=() rep1=() repn=()
+  firsts=() lasts=() all=() rep1=() repn=() sratios=()
   for ((s = 1; s <= SERIES; s++)); do
     settle "$t"
     log "(3) $t: series $s of $SERIES: the 1st start $REPEAT times, then $N x run -d sleep"
-    for ((r = 0; r < REPEAT; r++)); do start_again "$t" rep1; done
+    s1=() sn=()
+    for ((r = 0; r < REPEAT; r++)); do start_again "$t" s1; done
+    rep1+=("${s1[@]}")
     quiesce
     starts=()
     for ((i = 1; i <= N; i++)); do
@@ -356,12 +359,16 @@ for t in $MANY_TOOLS; do
     fi
     log "(3) $t: the ${N}th start $REPEAT more times with $((N - 1)) running"
     rm_one "$t" "$last_id" >/dev/null 2>&1 || die "$t rm -f $last_id failed"
-    for ((r = 0; r < REPEAT; r++)); do start_again "$t" repn; done
+    for ((r = 0; r < REPEAT; r++)); do start_again "$t" sn; done
+    repn+=("${sn[@]}")
+    sratios+=("$(awk -v a="$(printf '%s\n' "${sn[@]}" | median)" -v b="$(printf '%s\n' "${s1[@]}" | median)" 'BEGIN { printf "%.3f", a / b }')")
     log "removing the $((N - 1)) $t containers"
     rm_all "$t" || log "$t: removing its containers failed"
   done
   FIRSTR[$t]=$(printf '%s\n' "${rep1[@]}" | median)
   LASTR[$t]=$(printf '%s\n' "${repn[@]}" | median)
+  SRATIOS[$t]="${sratios[*]}"
+  SRATIO[$t]=$(printf '%s\n' "${sratios[@]}" | median)
   # Medians over the series: of the 1st starts, of the Nth starts, and of
   # every start in the first (last) ten positions of every series.
   FIRST[$t]=$(printf '%s\n' "${firsts[@]}" | median)
@@ -420,15 +427,20 @@ row '(1) `run --rm IMG true`' T1 '≤ 0.25 of both'
 row '(2) `run -d -p` to first HTTP 200' T2 '≤ 0.25 of both'
 echo
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
-echo "| (3) $N containers, \`run -d IMG sleep\`, $SERIES series (ms, medians) | 1st ×$REPEAT | ${N}th ×$REPEAT | ratio | 1st | ${N}th | ${N}th/1st | first 10 | last 10 | last10/first10 |"
-echo "|---|---|---|---|---|---|---|---|---|---|"
+echo "| (3) $N containers, \`run -d IMG sleep\`, $SERIES series (ms, medians) | 1st ×$REPEAT | ${N}th ×$REPEAT | ratio | median of the series' ratios | 1st | ${N}th | ${N}th/1st | first 10 | last 10 | last10/first10 |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|"
 for t in rcrun podman docker; do
   [ -n "${FIRST[$t]:-}" ] || continue
-  echo "| $t | $(ms "${FIRSTR[$t]}") | $(ms "${LASTR[$t]}") | $(ratio "${LASTR[$t]}" "${FIRSTR[$t]}") | $(ms "${FIRST[$t]}") | $(ms "${LAST[$t]}") | $(ratio "${LAST[$t]}" "${FIRST[$t]}") | $(ms "${FIRST10[$t]}") | $(ms "${LAST10[$t]}") | $(ratio "${LAST10[$t]}" "${FIRST10[$t]}") |"
+  echo "| $t | $(ms "${FIRSTR[$t]}") | $(ms "${LASTR[$t]}") | $(ratio "${LASTR[$t]}" "${FIRSTR[$t]}") | $(ratio "${SRATIO[$t]}" 1) | $(ms "${FIRST[$t]}") | $(ms "${LAST[$t]}") | $(ratio "${LAST[$t]}" "${FIRST[$t]}") | $(ms "${FIRST10[$t]}") | $(ms "${LAST10[$t]}") | $(ratio "${LAST10[$t]}" "${FIRST10[$t]}") |"
 done
 echo
 echo "Target (3): the ${N}th start within 10% of the 1st (ratio ≤ 1.10)."
-echo "\"×$REPEAT\": the median of $((SERIES * REPEAT)) starts each, $REPEAT per series: the 1st with none running (started and removed), the ${N}th with $((N - 1)) running (removed and started again)."
+echo "\"×$REPEAT\": the median of $((SERIES * REPEAT)) starts each, $REPEAT per series: the 1st with none running (started and removed), the ${N}th with $((N - 1)) running (removed and started again). \"Median of the series' ratios\": each series' median ${N}th over its median 1st (the two are seconds apart, so slow drifts of the host cancel), then the median over the series."
+echo "Each series' ratio:"
+for t in rcrun podman docker; do
+  [ -n "${SRATIOS[$t]:-}" ] || continue
+  echo "- $t: ${SRATIOS[$t]}"
+done
 echo "1st and ${N}th start of each series (ms):"
 for t in rcrun podman docker; do
   [ -n "${FIRSTS[$t]:-}" ] || continue
