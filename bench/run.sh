@@ -278,31 +278,28 @@ declare -A FIRST LAST FIRSTS LASTS FIRST10 LAST10 DECILES RSS RSS_RANGE NMON PAU
 # file creation for minutes after a mass removal), wait SETTLE seconds, and
 # warm the caches again with one unmeasured start of the tool, removed.
 SETTLE=${SETTLE:-5}
-settle() {
+# Wait (up to a minute) until no teardown of a removed container runs:
+# rcrun's deferred network detach, podman's cleanup, docker-proxy.
+wait_teardown() {
   local i
   for ((i = 0; i < 600; i++)); do
     pgrep -f "rcrun network detach|container cleanup|docker-proxy" >/dev/null || break
     sleep 0.1
   done
+}
+settle() {
+  wait_teardown
   sync
   echo 3 >/proc/sys/vm/drop_caches
   sleep "$SETTLE"
   run_sleep "$1" >/dev/null 2>&1 || true
   rm_all "$1"
-  for ((i = 0; i < 600; i++)); do
-    pgrep -f "rcrun network detach|container cleanup|docker-proxy" >/dev/null || break
-    sleep 0.1
-  done
+  wait_teardown
   sleep 1
 }
-# Wait for the teardown of a container just removed (rcrun's deferred
-# network detach, podman's cleanup) before the next timed start.
+# Before each timed start of (3)'s repeats: the previous one's teardown.
 quiesce() {
-  local i
-  for ((i = 0; i < 600; i++)); do
-    pgrep -f "rcrun network detach|container cleanup" >/dev/null || break
-    sleep 0.1
-  done
+  wait_teardown
   sleep 0.5
 }
 # One more timed start (appended to the array named $2), removed again.

@@ -365,26 +365,8 @@ fn describe_death(init_pid: i32, child: i32) -> String {
 
 /// fork-like clone with namespace flags; 0 in the child.
 fn raw_clone(flags: libc::c_int) -> Result<i32> {
-    // SAFETY: raw clone without a new stack behaves like fork (the child
-    // runs on a copy-on-write copy of this stack). The caller checked the
-    // process is single-threaded, so no lock is held by another thread.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_clone,
-            (flags | libc::SIGCHLD) as libc::c_ulong,
-            0usize,
-            0usize,
-            0usize,
-            0usize,
-        )
-    };
-    if r < 0 {
-        return Err(RuntimeError::sys(
-            format!("clone the container init (flags {flags:#x})"),
-            nix::Error::last(),
-        ));
-    }
-    Ok(r as i32)
+    crate::raw_fork::raw_fork(flags)
+        .map_err(|e| RuntimeError::sys(format!("clone the container init (flags {flags:#x})"), e))
 }
 
 /// With `process.terminal`, connect to `--console-socket` (required).

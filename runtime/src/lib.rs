@@ -63,6 +63,7 @@ pub mod pause;
 pub mod proc_write;
 pub mod process;
 pub mod ps;
+mod raw_fork;
 pub mod record;
 pub mod seccomp;
 pub mod signal;

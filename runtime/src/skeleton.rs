@@ -204,21 +204,8 @@ impl Child {
     fn make(dirs: &Dirs) -> std::result::Result<Child, Errno> {
         let (ready_r, ready_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
         let (release_r, release_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
-        // SAFETY: raw clone without a new stack behaves like fork; the caller
-        // is single-threaded (create checks), so no lock is held elsewhere.
-        let pid = unsafe {
-            libc::syscall(
-                libc::SYS_clone,
-                (libc::CLONE_NEWNS | libc::SIGCHLD) as libc::c_ulong,
-                0usize,
-                0usize,
-                0usize,
-                0usize,
-            )
-        };
-        if pid < 0 {
-            return Err(Errno::last());
-        }
+        // The caller is single-threaded (create checks).
+        let pid = crate::raw_fork::raw_fork(libc::CLONE_NEWNS)?;
         if pid == 0 {
             drop(ready_r);
             drop(release_w);
@@ -236,8 +223,7 @@ impl Child {
         drop(ready_w);
         drop(release_r);
         let child = Child {
-            pid: pid as libc::pid_t,
-            // SAFETY: release_w is an open pipe end we own.
+            pid,
             release: Some(File::from(release_w)),
         };
         let mut code = [u8::MAX; 1];

@@ -155,15 +155,9 @@ pub fn exec(store: &StateStore, id: &str, opts: &ExecOptions) -> Result<i32> {
         rec.pid
     );
 
-    // SAFETY: raw clone without a new stack behaves like fork; the process
-    // is single-threaded (checked above), so no lock is held elsewhere.
-    let r = unsafe { libc::syscall(libc::SYS_clone, libc::SIGCHLD as libc::c_ulong, 0, 0, 0, 0) };
-    if r < 0 {
-        return Err(RuntimeError::sys(
-            format!("fork the exec process of {id}"),
-            nix::Error::last(),
-        ));
-    }
+    // The process is single-threaded (checked above).
+    let r = crate::raw_fork::raw_fork(0)
+        .map_err(|e| RuntimeError::sys(format!("fork the exec process of {id}"), e))?;
     if r == 0 {
         drop(parent_sock);
         let ctx = child::ChildContext {
@@ -182,10 +176,8 @@ pub fn exec(store: &StateStore, id: &str, opts: &ExecOptions) -> Result<i32> {
     drop(pid_ns_guard);
     drop(child_sock);
     drop(console);
-    let mut reaper = Reaper {
-        children: vec![r as i32],
-    };
-    let pid = drive(&parent_sock, &mut reaper, r as i32).map_err(|e| match e {
+    let mut reaper = Reaper { children: vec![r] };
+    let pid = drive(&parent_sock, &mut reaper, r).map_err(|e| match e {
         RuntimeError::Init(message) => RuntimeError::Exec {
             id: id.to_string(),
             message,

@@ -82,26 +82,13 @@ fn map_ids(ctx: &InitContext<'_>) -> Result<(), String> {
 /// the child the runtime's, which can then wait for it (`run` and `exec`
 /// in the foreground).
 pub(crate) fn fork_into_pid_namespace(sync: &SyncSocket) -> Result<(), String> {
-    // SAFETY: raw clone without a new stack behaves like fork; this process
-    // is single-threaded (checked by the runtime before the first fork).
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_clone,
-            (libc::CLONE_PARENT | libc::SIGCHLD) as libc::c_ulong,
-            0usize,
-            0usize,
-            0usize,
-            0usize,
-        )
-    };
+    // The runtime checked it is single-threaded before the first fork.
+    let r = crate::raw_fork::raw_fork(libc::CLONE_PARENT)
+        .map_err(|e| format!("fork into the container's pid namespace: {e}"))?;
     match r {
-        r if r < 0 => Err(format!(
-            "fork into the container's pid namespace: {}",
-            nix::Error::last()
-        )),
         0 => Ok(()),
         pid => {
-            let _ = sync.send(&Msg::InitPid(pid as i32));
+            let _ = sync.send(&Msg::InitPid(pid));
             // SAFETY: this intermediate child is done; _exit skips the
             // parent's destructors and atexit handlers.
             unsafe { libc::_exit(0) }
