@@ -35,18 +35,26 @@ fn port_in_use_by_host_process_is_refused() {
 #[test]
 fn reservation_holds_the_port_while_it_lives() {
     let fx = Fixture::new(28);
+    // Fixed ports below the ephemeral range: a port the kernel picked for
+    // port 0 may be handed to another test's connection once released, and
+    // the bind after `drop` below would then fail for the wrong reason
+    // (net_fw_publish covers port 0).
+    let (t, u) = (31828, 31829);
     let res = reserve_ports_with(
         &[
-            tcp(None, 0, 80),
+            tcp(None, t, 80),
             PortMapping {
                 protocol: Protocol::Udp,
-                ..tcp(Some("127.0.0.1"), 0, 53)
+                ..tcp(Some("127.0.0.1"), u, 53)
             },
         ],
         &fx.fw,
     )
     .expect("reserve");
-    let (t, u) = (res.mappings()[0].host_port, res.mappings()[1].host_port);
+    assert_eq!(
+        (res.mappings()[0].host_port, res.mappings()[1].host_port),
+        (t, u)
+    );
     assert!(TcpListener::bind(("0.0.0.0", t)).is_err());
     assert!(TcpListener::bind(("127.0.0.1", t)).is_err());
     assert!(TcpListener::bind(("::", t)).is_err());
