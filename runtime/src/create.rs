@@ -99,7 +99,14 @@ pub fn create(store: &StateStore, opts: &CreateOptions) -> Result<ContainerRecor
             undo.disarm();
             Ok(rec)
         }
-        Err(e) => Err(e),
+        Err(e) => {
+            // Undo removes the state dir; then the skeleton may be unused.
+            drop(undo);
+            if let Err(w) = Skeleton::of_root(store.root()).withdraw_if_unused(store) {
+                tracing::warn!("cleanup after failed create: {w}");
+            }
+            Err(e)
+        }
     }
 }
 
@@ -470,14 +477,8 @@ impl Drop for Undo {
             }
         }
         if let Some(dir) = self.dir.take() {
-            let root = dir.dir.parent().map(Path::to_path_buf);
             if let Err(e) = dir.remove() {
                 tracing::warn!("cleanup after failed create: {e}");
-            }
-            if let Some(store) = root.and_then(|r| StateStore::open(&r).ok()) {
-                if let Err(e) = Skeleton::of_root(store.root()).withdraw_if_unused(&store) {
-                    tracing::warn!("cleanup after failed create: {e}");
-                }
             }
         }
     }

@@ -42,7 +42,7 @@ pub fn capture(rootfs: &Path, mounts: &[Mount], env: MountEnv) -> Result<HostVie
 fn source_of(m: &Mount, env: MountEnv) -> Option<HostSource> {
     let opts = options::parse(m.options().as_deref().unwrap_or(&[])).ok()?;
     let typ = m.typ().as_deref();
-    if opts.bind || typ == Some("bind") {
+    if mounts::is_bind(typ, &opts) {
         let src = m.source().as_deref()?;
         return Some(HostSource::Bind(mounts::open_tree_path(
             src,

@@ -87,13 +87,11 @@ pub fn fits_skeleton(spec: &Spec) -> bool {
     prop_ok
         && spec.mounts().as_deref().unwrap_or(&[]).iter().all(|m| {
             let typ = m.typ().as_deref();
-            let bind = typ == Some("bind")
-                || m.options()
-                    .as_deref()
-                    .unwrap_or(&[])
-                    .iter()
-                    .any(|o| o == "bind" || o == "rbind");
-            bind || typ.is_some_and(|t| SKELETON_TYPES.contains(&t))
+            // An entry whose options do not parse fails either way; the
+            // runtime's namespace gives the error as before.
+            options::parse(m.options().as_deref().unwrap_or(&[])).is_ok_and(|opts| {
+                mounts::is_bind(typ, &opts) || typ.is_some_and(|t| SKELETON_TYPES.contains(&t))
+            })
         })
 }
 

@@ -65,6 +65,11 @@ pub struct Mounted {
     pub dev_ro_deferred: bool,
 }
 
+/// Is the entry (type `typ`, parsed options `opts`) a bind mount?
+pub fn is_bind(typ: Option<&str>, opts: &MountOptions) -> bool {
+    opts.bind || typ == Some("bind")
+}
+
 /// Mount one entry of `mounts` inside `root`; `host` is what was captured
 /// for it ahead (`None`: take it from the current namespace now).
 pub fn mount_entry(
@@ -82,7 +87,7 @@ pub fn mount_entry(
     })?;
     let typ = m.typ().as_deref();
     let is_dev = is_dev(dest);
-    if opts.bind || typ == Some("bind") {
+    if is_bind(typ, &opts) {
         let tree = match host {
             Some(HostSource::Bind(tree)) => Some(tree),
             _ => None,

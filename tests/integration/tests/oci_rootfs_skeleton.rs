@@ -58,6 +58,24 @@ fn the_skeleton_is_published_while_the_root_holds_containers() {
             "no skeleton published at {skel:?}"
         );
     }
+    // A bind source that does not exist fails as it does without the
+    // skeleton: one error naming the source, nothing left.
+    let mut bad = Bundle::busybox(&["true"]);
+    bad.edit(|c| {
+        c["mounts"].as_array_mut().expect("mounts").push(
+            json!({"destination": "/x", "type": "bind", "source": "/nonexistent-rtf-src",
+                   "options": ["rbind"]}),
+        );
+    });
+    let bad_id = id();
+    let err = oci.fails(&[
+        "create",
+        "--bundle",
+        &bad.path().display().to_string(),
+        &bad_id,
+    ]);
+    assert!(err.contains("/nonexistent-rtf-src"), "{err}");
+    oci.assert_no_leftovers(&bad_id, bad.path());
     oci.ok(&["delete", "--force", &c0]);
     oci.ok(&["start", &c1]);
     // The container's own table: its rootfs at / and what the spec mounts,
