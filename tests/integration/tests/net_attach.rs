@@ -84,6 +84,12 @@ fn attach_gives_eth0_with_address_mac_default_route_and_lo_up() {
     let veth = env.veth("rnd-att", "sb1");
     let host = ip_json("", &["link", "show", "dev", &veth]);
     assert_eq!(host[0]["master"], bridge.as_str());
+    // The bridge was made with multicast snooping off (no querier runs on it,
+    // so snooping would only add per-port timers).
+    let snooping =
+        std::fs::read_to_string(format!("/sys/class/net/{bridge}/bridge/multicast_snooping"))
+            .expect("read the bridge's multicast_snooping");
+    assert_eq!(snooping.trim(), "0", "multicast snooping off on {bridge}");
     // No IPv6 on an IPv4-only network: neither end gets a link-local
     // address (whose DAD and MLD the bridge would flood to every port).
     assert!(ipv6_disabled(&ns.name, "eth0"), "IPv6 off on eth0");
