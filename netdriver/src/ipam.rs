@@ -6,7 +6,9 @@
 //!
 //! Allocation is sequential after the last address with wrap-around; the
 //! network address, the IPv4 broadcast address and the gateway are never
-//! handed out. When a pool is full, addresses whose owner's netns no longer
+//! handed out. Candidates are checked by looking their file up, so an
+//! allocation costs the same however many addresses are held; only a crowded
+//! stretch of the pool is listed. When a pool is full, addresses whose owner's netns no longer
 //! exists are reclaimed and the allocation retried.
 
 use std::collections::{HashMap, HashSet};
@@ -104,7 +106,8 @@ impl Ipam {
         is_stale: &dyn Fn(&Owner) -> bool,
     ) -> Result<Vec<IpNet>> {
         let _lock = self.lock()?;
-        let mut taken = self.taken()?;
+        // Addresses this call has picked (files are written at the end).
+        let mut planned: HashSet<IpAddr> = HashSet::new();
         for ip in requested {
             if !subnets.iter().any(|s| s.subnet.contains(ip)) {
                 return Err(self.unavailable(*ip, "outside the network's subnets".into()));
@@ -114,22 +117,23 @@ impl Ipam {
         let mut plan: Vec<(usize, IpAddr, bool)> = Vec::new();
         for (i, s) in subnets.iter().enumerate() {
             if let Some(ip) = requested.iter().find(|ip| s.subnet.contains(*ip)) {
-                self.check_static(s, *ip, &mut taken, is_stale)?;
+                self.check_static(s, *ip, &planned, is_stale)?;
+                planned.insert(*ip);
                 plan.push((i, *ip, false));
                 continue;
             }
-            let ip = match self.next_free(i, s, &taken)? {
+            let ip = match self.next_free(i, s, &planned)? {
                 Some(ip) => ip,
                 None => {
-                    self.reclaim_locked(&mut taken, is_stale)?;
-                    self.next_free(i, s, &taken)?
+                    self.reclaim_locked(is_stale)?;
+                    self.next_free(i, s, &planned)?
                         .ok_or_else(|| NetError::PoolExhausted {
                             network: self.network.clone(),
                             subnet: s.subnet,
                         })?
                 }
             };
-            taken.insert(ip);
+            planned.insert(ip);
             plan.push((i, ip, true));
         }
         let mut out = Vec::new();
@@ -156,7 +160,7 @@ impl Ipam {
         &self,
         s: &Subnet,
         ip: IpAddr,
-        taken: &mut HashSet<IpAddr>,
+        planned: &HashSet<IpAddr>,
         is_stale: &dyn Fn(&Owner) -> bool,
     ) -> Result<()> {
         if ip == s.gateway {
@@ -165,13 +169,15 @@ impl Ipam {
         if is_reserved(&s.subnet, ip) {
             return Err(self.unavailable(ip, "network or broadcast address".into()));
         }
-        if !taken.contains(&ip) {
+        if planned.contains(&ip) {
+            return Err(self.unavailable(ip, "asked for twice".into()));
+        }
+        if !self.is_allocated(ip)? {
             return Ok(());
         }
         if let Some(o) = read_json::<Owner>(&self.entry(ip))? {
             if is_stale(&o) {
                 remove_file(&self.entry(ip))?;
-                taken.remove(&ip);
             } else {
                 return Err(self.unavailable(ip, format!("in use by sandbox {}", o.id)));
             }
@@ -179,8 +185,25 @@ impl Ipam {
         Ok(())
     }
 
-    /// The next free address of subnet `i` after the last one handed out.
-    fn next_free(&self, i: usize, s: &Subnet, taken: &HashSet<IpAddr>) -> Result<Option<IpAddr>> {
+    /// Is `ip` allocated (its file exists)?
+    fn is_allocated(&self, ip: IpAddr) -> Result<bool> {
+        let path = self.entry(ip);
+        match fs::symlink_metadata(&path) {
+            Ok(_) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(NetError::io("stat", &path, e)),
+        }
+    }
+
+    /// The next free address of subnet `i` after the last one handed out,
+    /// other than those in `planned`.
+    ///
+    /// The first few candidates after the cursor are looked up one by one
+    /// (in the usual sequential case the first is free), so an allocation
+    /// does not list the pool, whose size is the number of containers; only
+    /// a crowded stretch falls back to one listing.
+    fn next_free(&self, i: usize, s: &Subnet, planned: &HashSet<IpAddr>) -> Result<Option<IpAddr>> {
+        const PROBES: u128 = 16;
         let range = s.ip_range.unwrap_or(s.subnet);
         let (lo, hi) = (to_u128(range.network()), to_u128(range.broadcast()));
         let size = hi - lo + 1;
@@ -193,25 +216,30 @@ impl Ipam {
             Some(l) if l < hi => l + 1,
             _ => lo,
         };
-        // Each step either finds a free address or skips a taken/reserved
-        // one, so more steps than that cannot help.
-        let budget = size.min(taken.len() as u128 + 4);
-        for k in 0..budget {
-            let v = lo + (start - lo + k) % size;
-            let ip = from_u128(v, s.subnet.addr().is_ipv6());
-            if ip == s.gateway || is_reserved(&s.subnet, ip) || taken.contains(&ip) {
-                continue;
+        let candidate =
+            |k: u128| from_u128(lo + (start - lo + k) % size, s.subnet.addr().is_ipv6());
+        let usable =
+            |ip: IpAddr| ip != s.gateway && !is_reserved(&s.subnet, ip) && !planned.contains(&ip);
+        for k in 0..size.min(PROBES) {
+            let ip = candidate(k);
+            if usable(ip) && !self.is_allocated(ip)? {
+                return Ok(Some(ip));
             }
-            return Ok(Some(ip));
+        }
+        let taken = self.taken()?;
+        // Each step either finds a free address or skips a taken, planned or
+        // reserved one, so more steps than that cannot help.
+        let budget = size.min((taken.len() + planned.len()) as u128 + 4);
+        for k in 0..budget {
+            let ip = candidate(k);
+            if usable(ip) && !taken.contains(&ip) {
+                return Ok(Some(ip));
+            }
         }
         Ok(None)
     }
 
-    fn reclaim_locked(
-        &self,
-        taken: &mut HashSet<IpAddr>,
-        is_stale: &dyn Fn(&Owner) -> bool,
-    ) -> Result<Vec<(IpAddr, Owner)>> {
+    fn reclaim_locked(&self, is_stale: &dyn Fn(&Owner) -> bool) -> Result<Vec<(IpAddr, Owner)>> {
         let stale: Vec<(IpAddr, Owner)> = self
             .allocations()?
             .into_iter()
@@ -219,7 +247,6 @@ impl Ipam {
             .collect();
         for (ip, _) in &stale {
             remove_file(&self.entry(*ip))?;
-            taken.remove(ip);
         }
         if !stale.is_empty() {
             tracing::info!(network = %self.network, count = stale.len(), "reclaimed stale addresses");
@@ -230,8 +257,7 @@ impl Ipam {
     /// Free addresses whose owner is stale; returns what was freed.
     pub fn reclaim(&self, is_stale: &dyn Fn(&Owner) -> bool) -> Result<Vec<(IpAddr, Owner)>> {
         let _lock = self.lock()?;
-        let mut taken = self.taken()?;
-        self.reclaim_locked(&mut taken, is_stale)
+        self.reclaim_locked(is_stale)
     }
 
     /// Free `ips` if sandbox `id` holds them (read from its endpoint record,
@@ -379,6 +405,30 @@ mod tests {
         // wraps from .6 back to the freed .3
         let ip = ipam.allocate(&s, &owner("s6"), &[], NEVER).unwrap();
         assert_eq!(ip[0].to_string(), "10.0.0.3/29");
+    }
+
+    #[test]
+    fn a_crowded_stretch_after_the_cursor_is_skipped() {
+        let d = tempfile::tempdir().unwrap();
+        let ipam = Ipam::new(d.path(), "n");
+        let s = [subnet("10.0.0.0/24", "10.0.0.1")];
+        // .2 to .40 held (more than the lookups one by one), .41 free, .42 held.
+        for i in 2..=40 {
+            let ip: IpAddr = format!("10.0.0.{i}").parse().unwrap();
+            ipam.allocate(&s, &owner(&format!("h{i}")), &[ip], NEVER)
+                .unwrap();
+        }
+        let ip42: IpAddr = "10.0.0.42".parse().unwrap();
+        ipam.allocate(&s, &owner("h42"), &[ip42], NEVER).unwrap();
+        let got = ipam.allocate(&s, &owner("new"), &[], NEVER).unwrap();
+        assert_eq!(got[0].to_string(), "10.0.0.41/24");
+        let next = ipam.allocate(&s, &owner("next"), &[], NEVER).unwrap();
+        assert_eq!(next[0].to_string(), "10.0.0.43/24");
+        // A static address held by a live owner is refused, not shared.
+        let e = ipam
+            .allocate(&s, &owner("other"), &[ip42], NEVER)
+            .unwrap_err();
+        assert!(matches!(e, NetError::AddressUnavailable { .. }), "{e}");
     }
 
     #[test]
