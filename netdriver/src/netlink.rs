@@ -199,7 +199,11 @@ async fn set_up(h: &Handle, index: u32, what: &str) -> Result<()> {
 /// Make sure bridge `name` exists, is up and holds the gateway addresses.
 /// Returns true when the bridge had to be created.
 ///
-/// A bridge made here has multicast snooping off. rcrun runs no multicast
+/// A bridge made here has a fixed random MAC address: otherwise the kernel
+/// gives it the lowest MAC among its ports, so the gateway's MAC would
+/// change under the containers as ports come and go (and every port added
+/// or removed would make the bridge look for the new lowest). It also has
+/// multicast snooping off. rcrun runs no multicast
 /// querier on it, and without one the kernel floods multicast to every port
 /// whether snooping is on or not; snooping would only add per-port timers
 /// that each port's carrier change re-arms on every other port (0.3 ms per
@@ -211,7 +215,12 @@ pub(crate) async fn ensure_bridge(h: &Handle, name: &str, gateways: &[IpNet]) ->
         None => {
             match h
                 .link()
-                .add(LinkBridge::new(name).mcast_snooping(false).build())
+                .add(
+                    LinkBridge::new(name)
+                        .address(random_unicast_mac()?.to_vec())
+                        .mcast_snooping(false)
+                        .build(),
+                )
                 .execute()
                 .await
             {
@@ -232,6 +241,21 @@ pub(crate) async fn ensure_bridge(h: &Handle, name: &str, gateways: &[IpNet]) ->
     }
     set_up(h, index, name).await?;
     Ok(created)
+}
+
+/// A random locally administered unicast MAC address.
+fn random_unicast_mac() -> Result<[u8; 6]> {
+    let mut mac = [0u8; 6];
+    // SAFETY: getrandom writes at most mac.len() bytes into mac.
+    let n = unsafe { libc::getrandom(mac.as_mut_ptr().cast(), mac.len(), 0) };
+    if usize::try_from(n).ok() != Some(mac.len()) {
+        return Err(nl_err(
+            "make a MAC address for the bridge",
+            std::io::Error::last_os_error(),
+        ));
+    }
+    mac[0] = (mac[0] & 0xfe) | 0x02;
+    Ok(mac)
 }
 
 /// Delete link `name`; a link that is already gone is fine.
@@ -456,4 +480,20 @@ pub(crate) async fn host_routes(h: &Handle) -> Result<Vec<HostRoute>> {
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn random_macs_are_local_unicast_and_differ() {
+        let a = random_unicast_mac().unwrap();
+        let b = random_unicast_mac().unwrap();
+        for m in [a, b] {
+            assert_eq!(m[0] & 0x01, 0, "unicast: {m:02x?}");
+            assert_eq!(m[0] & 0x02, 0x02, "locally administered: {m:02x?}");
+        }
+        assert_ne!(a, b);
+    }
 }

@@ -62,7 +62,22 @@ fn attach_gives_eth0_with_address_mac_default_route_and_lo_up() {
     let bridge = env.create_network("rnd-att", &["--subnet", &env.subnet()]);
     let ns = NetnsGuard::new(&unique::name("rnd-"));
     sh("ip", &["-n", &ns.name, "link", "set", "lo", "down"]);
+    let sys = |f: &str| {
+        std::fs::read_to_string(format!("/sys/class/net/{bridge}/{f}"))
+            .unwrap_or_else(|e| panic!("read {f} of {bridge}: {e}"))
+            .trim()
+            .to_string()
+    };
+    let bridge_mac = sys("address");
     let att = env.attach("rnd-att", &ns, "sb1", &[]);
+    // The bridge's MAC was set at creation (NET_ADDR_SET), so a port joining
+    // does not change the gateway's MAC.
+    assert_eq!(sys("addr_assign_type"), "3", "the bridge's MAC is fixed");
+    assert_eq!(
+        sys("address"),
+        bridge_mac,
+        "the bridge's MAC did not change"
+    );
 
     assert_eq!(att["ips"][0]["address"], env.ip(2));
     assert_eq!(att["ips"][0]["gateway"], env.ip(1));
@@ -86,10 +101,11 @@ fn attach_gives_eth0_with_address_mac_default_route_and_lo_up() {
     assert_eq!(host[0]["master"], bridge.as_str());
     // The bridge was made with multicast snooping off (no querier runs on it,
     // so snooping would only add per-port timers).
-    let snooping =
-        std::fs::read_to_string(format!("/sys/class/net/{bridge}/bridge/multicast_snooping"))
-            .expect("read the bridge's multicast_snooping");
-    assert_eq!(snooping.trim(), "0", "multicast snooping off on {bridge}");
+    assert_eq!(
+        sys("bridge/multicast_snooping"),
+        "0",
+        "multicast snooping off on {bridge}"
+    );
     // No IPv6 on an IPv4-only network: neither end gets a link-local
     // address (whose DAD and MLD the bridge would flood to every port).
     assert!(ipv6_disabled(&ns.name, "eth0"), "IPv6 off on eth0");
