@@ -97,6 +97,24 @@ fn logs_after_exit_keep_streams_and_timestamps() {
     assert_eq!(env.ok(&["logs", "-f", "ticker"]), "1\n2\n3");
     // -f on an exited container prints everything and returns.
     assert_eq!(env.ok(&["logs", "-f", "talker"]).lines().count(), 3);
+    // A foreground run is not logged, and `logs` says so on stderr.
+    env.ok(&[
+        "run",
+        "--name",
+        "attached",
+        "--network",
+        "none",
+        &image,
+        "echo",
+        "hi",
+    ]);
+    let out = env.try_rcrun(&["logs", "attached"]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "");
+    assert!(
+        stderr(&out).contains("attached ran in the foreground (without -d)"),
+        "{out:?}"
+    );
     env.finish();
 }
 
