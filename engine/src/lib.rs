@@ -14,6 +14,7 @@ pub mod create;
 pub mod engine;
 pub mod error;
 pub mod exec;
+mod foreground_output;
 pub mod fsutil;
 pub mod gc;
 pub mod hosts;

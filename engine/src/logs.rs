@@ -161,18 +161,7 @@ impl Engine {
         };
         let file = match File::open(&path) {
             Ok(f) => Some(f),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                if !c.options.detach {
-                    // Say why there is nothing rather than print nothing.
-                    writeln!(
-                        printer.err,
-                        "rcrun logs: {} ran in the foreground (without -d): its output went to the terminal and was not logged",
-                        c.name
-                    )
-                    .map_err(io)?;
-                }
-                None
-            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
             Err(e) => return Err(EngineError::io("open", &path, e)),
         };
         let mut offset = 0u64;

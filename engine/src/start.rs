@@ -1,10 +1,12 @@
 //! Starting a created container: detached under a new `rcrun-monitor`
 //! (which runs the runtime's `create` and supervises the init; the engine
 //! then runs `start`), or in the foreground with the calling `rcrun` as the
-//! init's parent (subreaper): it runs `rcrun-oci create` with its own stdio,
-//! starts, forwards signals, waits, writes the exit record and cleans up.
+//! init's parent (subreaper): it runs `rcrun-oci create` with the
+//! container's output going to our terminal and its log
+//! (`foreground_output`), starts, forwards signals, waits, writes the exit
+//! record and cleans up.
 
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -15,6 +17,7 @@ use serde::Deserialize;
 
 use crate::engine::Engine;
 use crate::error::{EngineError, Result};
+use crate::foreground_output::{OutputPipes, Tee, TtyTee};
 use crate::fsutil;
 use crate::options::RestartPolicy;
 use crate::procs::{self, ReadyPipe};
@@ -164,9 +167,18 @@ impl Engine {
         } else {
             None
         };
+        // The output goes to the terminal and the log: through pipes and a
+        // copying thread, or (with a terminal) through the pty proxy.
+        let log = self.log_path(&c.id);
+        let (tee, stdio) = if console.is_some() {
+            (None, None)
+        } else {
+            let (tee, out_w, err_w) = Tee::spawn(&log, OutputPipes::new()?)?;
+            (Some(tee), Some((out_w, err_w)))
+        };
         let (pid, pid_start) = {
             let _lock = self.records.lock(&c.id)?;
-            let (pid, pid_start) = self.create_foreground(c, console.as_ref())?;
+            let (pid, pid_start) = self.create_foreground(c, console.as_ref(), stdio)?;
             let store = self.oci_store()?;
             if let Err(e) = rcrun_runtime::start(&store, &c.id) {
                 procs::signal(pid, pid_start, nix::sys::signal::Signal::SIGKILL);
@@ -189,10 +201,14 @@ impl Engine {
             Some(l) => {
                 let master = l.accept_master()?;
                 drop(l);
-                rcrun_runtime::tty::proxy_until_exit(fwd, master, pid)?
+                let mut out = TtyTee::open(&log)?;
+                rcrun_runtime::tty::proxy_until_exit_to(fwd, master, pid, &mut out)?
             }
             None => fwd.forward_until_exit(pid)?,
         };
+        if let Some(tee) = tee {
+            tee.finish();
+        }
         let signal = (code > 128).then_some(code - 128);
         let exit = exit_record_json(code, signal, &fsutil::now_rfc3339());
         fsutil::atomic_write(
@@ -203,10 +219,13 @@ impl Engine {
         Ok(code)
     }
 
+    /// `rcrun-oci create` of `c` with our stdio, or `stdio` (stdout,
+    /// stderr) for the container's output.
     fn create_foreground(
         &self,
         c: &Container,
         console: Option<&ConsoleListener>,
+        stdio: Option<(OwnedFd, OwnedFd)>,
     ) -> Result<(i32, u64)> {
         let run_dir = self.paths.container_run_dir(&c.id);
         std::fs::create_dir_all(&run_dir)
@@ -231,6 +250,9 @@ impl Engine {
         cmd.arg(&c.id);
         if !c.options.interactive {
             cmd.stdin(Stdio::null());
+        }
+        if let Some((out, err)) = stdio {
+            cmd.stdout(Stdio::from(out)).stderr(Stdio::from(err));
         }
         let status = cmd.status().map_err(|e| EngineError::Spawn {
             program: self.bins.oci.clone(),

@@ -153,6 +153,17 @@ const DRAIN: Duration = Duration::from_millis(100);
 /// child) exits; returns its exit code (128+N for signal N). Our stdin is
 /// in raw mode meanwhile when it is a terminal.
 pub fn proxy_until_exit(fwd: &SignalForwarder, master: OwnedFd, pid: i32) -> Result<i32> {
+    proxy_until_exit_to(fwd, master, pid, &mut std::io::stdout().lock())
+}
+
+/// [`proxy_until_exit`] with the pty's output copied to `out` instead of
+/// our stdout (a writer that also logs it, say).
+pub fn proxy_until_exit_to(
+    fwd: &SignalForwarder,
+    master: OwnedFd,
+    pid: i32,
+    mut out: &mut dyn Write,
+) -> Result<i32> {
     let stdin = std::io::stdin();
     let raw = RawMode::enter(stdin.as_fd())?;
     let is_tty = raw.is_some();
@@ -161,7 +172,6 @@ pub fn proxy_until_exit(fwd: &SignalForwarder, master: OwnedFd, pid: i32) -> Res
     }
     let pidfd = PidFd::open(pid, None)?;
     let mut master_file = std::fs::File::from(master);
-    let mut stdout = std::io::stdout().lock();
     let mut stdin_open = true;
     let mut master_open = true;
     let mut buf = vec![0u8; 16 * 1024];
@@ -195,7 +205,7 @@ pub fn proxy_until_exit(fwd: &SignalForwarder, master: OwnedFd, pid: i32) -> Res
         }
         if master_open && ready[2] {
             // EOF/EIO: every slave descriptor is closed.
-            master_open = copy_out(&mut master_file, &mut stdout, &mut buf)?;
+            master_open = copy_out(&mut master_file, &mut out, &mut buf)?;
         }
         if stdin_open && ready[3] {
             match (&stdin).read(&mut buf) {
@@ -221,7 +231,7 @@ pub fn proxy_until_exit(fwd: &SignalForwarder, master: OwnedFd, pid: i32) -> Res
         }
         if ready[1] {
             if master_open {
-                drain(&mut master_file, &mut stdout, &mut buf)?;
+                drain(&mut master_file, &mut out, &mut buf)?;
             }
             drop(raw);
             return wait_code(pid);

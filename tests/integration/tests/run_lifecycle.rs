@@ -97,24 +97,25 @@ fn logs_after_exit_keep_streams_and_timestamps() {
     assert_eq!(env.ok(&["logs", "-f", "ticker"]), "1\n2\n3");
     // -f on an exited container prints everything and returns.
     assert_eq!(env.ok(&["logs", "-f", "talker"]).lines().count(), 3);
-    // A foreground run is not logged, and `logs` says so on stderr.
-    env.ok(&[
+    // A foreground run goes to the terminal and to the log, each stream
+    // to its own.
+    let run = env.try_rcrun(&[
         "run",
         "--name",
         "attached",
         "--network",
         "none",
         &image,
-        "echo",
-        "hi",
+        "sh",
+        "-c",
+        "echo out; echo err >&2; printf tail",
     ]);
+    assert!(run.status.success(), "{run:?}");
+    assert_eq!(String::from_utf8_lossy(&run.stdout), "out\ntail");
+    assert_eq!(stderr(&run), "err\n");
     let out = env.try_rcrun(&["logs", "attached"]);
-    assert!(out.status.success(), "{out:?}");
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "");
-    assert!(
-        stderr(&out).contains("attached ran in the foreground (without -d)"),
-        "{out:?}"
-    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "out\ntail");
+    assert_eq!(stderr(&out), "err\n");
     env.finish();
 }
 

@@ -294,5 +294,22 @@ fn limits_init_and_stdio_options() {
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
+    // What the pty printed is in the container's log too.
+    let cmdline = format!(
+        "{} --root {} --data-root {} run --name tty-logged -t --network none {image} echo through-the-pty",
+        rcrun_it::bins::bin("rcrun").display(),
+        env.run_root().display(),
+        env.data_root().display()
+    );
+    let out = std::process::Command::new("script")
+        .args(["-qec", &cmdline, "/dev/null"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    // (What the terminal echoes, as the line discipline shows it, is in it
+    // too, as in docker's log of a -t container.)
+    let logged = env.ok(&["logs", "tty-logged"]);
+    assert!(logged.starts_with("through-the-pty"), "{logged:?}");
     env.finish();
 }
