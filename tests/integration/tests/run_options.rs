@@ -277,39 +277,36 @@ fn limits_init_and_stdio_options() {
 
     // -t: the container's stdio is a pty that rcrun proxies (run under
     // script(1), which gives rcrun a terminal of its own).
-    let cmdline = format!(
-        "{} --root {} --data-root {} run --rm -t --network none {image} sh -c 'tty; exit 3'",
-        rcrun_it::bins::bin("rcrun").display(),
-        env.run_root().display(),
-        env.data_root().display()
-    );
-    let out = std::process::Command::new("script")
-        .args(["-qec", &cmdline, "/dev/null"])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let with_terminal = |run_args: &str| {
+        let cmdline = format!(
+            "{} --root {} --data-root {} run {run_args}",
+            rcrun_it::bins::bin("rcrun").display(),
+            env.run_root().display(),
+            env.data_root().display()
+        );
+        std::process::Command::new("script")
+            .args(["-qec", &cmdline, "/dev/null"])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let out = with_terminal(&format!(
+        "--rm -t --network none {image} sh -c 'tty; exit 3'"
+    ));
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     assert!(
         String::from_utf8_lossy(&out.stdout).contains("/dev/pts/0"),
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
-    // What the pty printed is in the container's log too.
-    let cmdline = format!(
-        "{} --root {} --data-root {} run --name tty-logged -t --network none {image} echo through-the-pty",
-        rcrun_it::bins::bin("rcrun").display(),
-        env.run_root().display(),
-        env.data_root().display()
-    );
-    let out = std::process::Command::new("script")
-        .args(["-qec", &cmdline, "/dev/null"])
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    // What the pty printed is in the container's log too, with what its
+    // line discipline echoed (script(1) may pass on a NUL for its stdin's
+    // end, shown as ^@), as in docker's log of a -t container.
+    let out = with_terminal(&format!(
+        "--name tty-logged -t --network none {image} echo through-the-pty"
+    ));
     assert!(out.status.success(), "{}", stderr(&out));
-    // (What the terminal echoes, as the line discipline shows it, is in it
-    // too, as in docker's log of a -t container.)
     let logged = env.ok(&["logs", "tty-logged"]);
-    assert!(logged.starts_with("through-the-pty"), "{logged:?}");
+    assert!(logged.contains("through-the-pty"), "{logged:?}");
     env.finish();
 }
