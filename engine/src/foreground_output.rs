@@ -103,7 +103,10 @@ impl Tee {
         let thread = std::thread::Builder::new()
             .name("rcrun-output".into())
             .spawn(move || copy_until_closed(log, [out_r, err_r], &flag))
-            .map_err(|e| EngineError::io("start the output thread", Path::new(""), e))?;
+            .map_err(|e| EngineError::Sys {
+                op: "start the output thread".into(),
+                source: nix::Error::from_raw(e.raw_os_error().unwrap_or(libc::EAGAIN)),
+            })?;
         Ok((
             Tee {
                 thread: Some(thread),
