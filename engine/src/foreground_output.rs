@@ -118,12 +118,9 @@ impl Tee {
     }
 
     /// Wait until every writer has closed the pipes, or at most [`GRACE`]
-    /// from now.
-    pub(crate) fn finish(mut self) {
-        self.stop.store(true, Ordering::Release);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
+    /// from now (also what dropping the tee does, on an error path).
+    pub(crate) fn finish(self) {
+        drop(self);
     }
 }
 

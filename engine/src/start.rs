@@ -168,13 +168,14 @@ impl Engine {
             None
         };
         // The output goes to the terminal and the log: through pipes and a
-        // copying thread, or (with a terminal) through the pty proxy.
+        // copying thread, or (with a terminal) through the pty proxy. Both
+        // are set up before anything runs, so failing here leaves nothing.
         let log = self.log_path(&c.id);
-        let (tee, stdio) = if console.is_some() {
-            (None, None)
+        let (tee, tty_out, stdio) = if console.is_some() {
+            (None, Some(TtyTee::open(&log)?), None)
         } else {
             let (tee, out_w, err_w) = Tee::spawn(&log, OutputPipes::new()?)?;
-            (Some(tee), Some((out_w, err_w)))
+            (Some(tee), None, Some((out_w, err_w)))
         };
         let (pid, pid_start) = {
             let _lock = self.records.lock(&c.id)?;
@@ -197,14 +198,13 @@ impl Engine {
             (pid, pid_start)
         };
         let _ = pid_start;
-        let code = match console {
-            Some(l) => {
+        let code = match (console, tty_out) {
+            (Some(l), Some(mut out)) => {
                 let master = l.accept_master()?;
                 drop(l);
-                let mut out = TtyTee::open(&log)?;
                 rcrun_runtime::tty::proxy_until_exit_to(fwd, master, pid, &mut out)?
             }
-            None => fwd.forward_until_exit(pid)?,
+            _ => fwd.forward_until_exit(pid)?,
         };
         if let Some(tee) = tee {
             tee.finish();
